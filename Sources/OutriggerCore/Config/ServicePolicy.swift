@@ -1,0 +1,93 @@
+/// Circuit breaker settings of SPEC §2; defaults follow the SPEC's example.
+public struct BreakerPolicy: Sendable, Equatable {
+    /// Trip after this many failures in a row.
+    public var consecutiveFailures = 5
+    /// Or when this share of the window failed...
+    public var failureRate = 0.5
+    /// ...and the window holds at least this many requests.
+    public var minimumRequests = 20
+    /// Rolling window length in milliseconds.
+    public var windowMs: Int64 = 10_000
+    /// How long open lasts before half-open, in milliseconds.
+    public var openForMs: Int64 = 30_000
+    /// Probes admitted at once in half-open; this many successes close it.
+    public var halfOpenRequests = 1
+
+    /// The defaults of SPEC §2.
+    public init() {}
+}
+
+/// Retry settings of SPEC §2 and §5.
+public struct RetryPolicy: Sendable, Equatable {
+    /// A condition under which a failed try may be retried.
+    public enum Condition: Sendable, Equatable, Hashable, CustomStringConvertible {
+        case connectFailure
+        case reset
+        case timeout
+        case status(Int)
+
+        /// Parses `connect_failure`, `reset`, `timeout` or a 5xx status code.
+        public init?(_ text: String) {
+            switch text {
+            case "connect_failure": self = .connectFailure
+            case "reset": self = .reset
+            case "timeout": self = .timeout
+            default:
+                guard let code = Int(text), (500...599).contains(code) else { return nil }
+                self = .status(code)
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .connectFailure: return "connect_failure"
+            case .reset: return "reset"
+            case .timeout: return "timeout"
+            case .status(let code): return String(code)
+            }
+        }
+    }
+
+    /// Extra tries after the first; 0 turns retries off.
+    public var attempts = 2
+    /// Timeout of each try, in milliseconds; 0 means only the request timeout applies.
+    public var perTryTimeoutMs: Int64 = 1000
+    /// What may be retried.
+    public var retryOn: [Condition] = [.connectFailure, .reset, .status(502), .status(503), .status(504)]
+    /// Retries may add at most this share (in percent) of the window's requests.
+    public var budgetPercent = 20
+
+    /// The defaults of SPEC §2.
+    public init() {}
+}
+
+/// Everything that can be set in `defaults` and overridden per service.
+public struct ServicePolicy: Sendable, Equatable {
+    /// Milliseconds to establish a connection.
+    public var connectTimeoutMs: Int64 = 1000
+    /// Milliseconds for the whole exchange; 0 means none.
+    public var requestTimeoutMs: Int64 = 15_000
+    /// Milliseconds without a byte either way that end the exchange; 0 means none.
+    public var idleTimeoutMs: Int64 = 60_000
+    /// In-flight requests allowed for the service.
+    public var maxConcurrentRequests = 1024
+    /// Endpoint selection.
+    public var balance: Balance = .roundRobin
+    /// Circuit breaker settings.
+    public var breaker = BreakerPolicy()
+    /// Retry settings.
+    public var retries = RetryPolicy()
+    /// Whether to verify the certificate of `https://` endpoints (on by default; off only for testing).
+    public var tlsVerify = true
+    /// A PEM bundle of CAs to trust for `https://` endpoints instead of the system's.
+    public var tlsCAFile: String?
+
+    /// The defaults of SPEC §2.
+    public init() {}
+}
+
+/// How a service's endpoint is chosen for each request.
+public enum Balance: String, Sendable, Equatable {
+    case roundRobin = "round_robin"
+    case leastRequest = "least_request"
+}

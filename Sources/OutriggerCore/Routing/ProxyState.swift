@@ -1,0 +1,23 @@
+/// Everything a request needs from the configuration, as one immutable snapshot.
+///
+/// A request reads the snapshot once when its head arrives and keeps it to the end, so a reload never changes a
+/// request halfway (SPEC §9).
+public final class ProxyState: Sendable {
+    /// The configuration this snapshot was built from.
+    public let loaded: LoadedConfig
+    /// The router over this snapshot's services.
+    public let router: Router
+    /// Live services by name.
+    public let services: [String: ServiceRuntime]
+
+    /// Builds a snapshot.
+    public init(loaded: LoadedConfig) {
+        self.loaded = loaded
+        var services: [String: ServiceRuntime] = [:]
+        for name in loaded.registry.order {
+            if let config = loaded.registry.services[name] { services[name] = ServiceRuntime(config: config) }
+        }
+        self.services = services
+        self.router = Router(routes: loaded.config.routes, services: services)
+    }
+}

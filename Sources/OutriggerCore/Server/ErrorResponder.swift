@@ -1,0 +1,74 @@
+import NIOCore
+
+/// Renders the responses Outrigger makes itself (SPEC §8): the status of the code, a JSON body with
+/// `error`, `message`, `service` and `request_id`, and the `x-outrigger-error` header.
+enum ErrorResponder {
+    static func reason(for status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 408: return "Request Timeout"
+        case 413: return "Content Too Large"
+        case 431: return "Request Header Fields Too Large"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return "Error"
+        }
+    }
+
+    /// The JSON body for an error.
+    static func body(for error: OutriggerError, requestID: String?) -> String {
+        var json = "{\"error\":\"\(error.code.rawValue)\",\"message\":\(JSON.quote(error.message))"
+        json += ",\"service\":" + (error.service.map(JSON.quote) ?? "null")
+        json += ",\"request_id\":" + (requestID.map(JSON.quote) ?? "null")
+        json += "}\n"
+        return json
+    }
+
+    /// The whole response, ready to write.
+    static func response(
+        for error: OutriggerError, requestID: String?, close: Bool, isHead: Bool = false,
+        extraHeaders: [(String, String)] = [], allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        let status = error.code.status
+        let body = self.body(for: error, requestID: requestID)
+        var buffer = allocator.buffer(capacity: 256 + body.utf8.count)
+        buffer.writeString("HTTP/1.1 \(status) \(self.reason(for: status))\r\n")
+        buffer.writeStaticString("content-type: application/json\r\n")
+        buffer.writeString("content-length: \(body.utf8.count)\r\n")
+        buffer.writeString("x-outrigger-error: \(error.code.rawValue)\r\n")
+        if let requestID { buffer.writeString("x-request-id: \(requestID)\r\n") }
+        for (name, value) in extraHeaders { buffer.writeString("\(name): \(value)\r\n") }
+        if close { buffer.writeStaticString("connection: close\r\n") }
+        buffer.writeStaticString("\r\n")
+        if !isHead { buffer.writeString(body) }
+        return buffer
+    }
+}
+
+/// Minimal JSON string quoting for hand-rendered bodies and log lines.
+enum JSON {
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        out.reserveCapacity(text.utf8.count + 2)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+        return out
+    }
+}

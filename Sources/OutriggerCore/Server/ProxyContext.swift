@@ -1,0 +1,35 @@
+import Atomics
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What every connection of the proxy listener shares: the current config snapshot, the curl workers and counters.
+final class ProxyContext: Sendable {
+    let logger: Logger
+    let limits: OutriggerConfig.Limits
+    private let current: NIOLockedValueBox<ProxyState>
+    private let workers: [ObjectIdentifier: CurlWorker]
+    private let fallbackWorker: CurlWorker
+    let openConnections = ManagedAtomic<Int>(0)
+    let totalConnections = ManagedAtomic<Int>(0)
+    let refusedConnections = ManagedAtomic<Int>(0)
+
+    init(state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger) {
+        self.current = NIOLockedValueBox(state)
+        self.limits = state.loaded.config.limits
+        self.workers = workers
+        self.fallbackWorker = fallback
+        self.logger = logger
+    }
+
+    /// The snapshot a new request runs on.
+    func state() -> ProxyState { self.current.withLockedValue { $0 } }
+
+    /// Swaps in a new snapshot; requests already started keep theirs.
+    func replace(_ state: ProxyState) { self.current.withLockedValue { $0 = state } }
+
+    /// The curl worker paired with an event loop, so a connection's transfers share one thread and one pool.
+    func worker(for loop: any EventLoop) -> CurlWorker {
+        self.workers[ObjectIdentifier(loop)] ?? self.fallbackWorker
+    }
+}

@@ -1,0 +1,117 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The inbound HTTP/1.1 listener of SPEC §2/§3: one curl worker per event loop, connection limits and timers.
+public final class ProxyServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let workers: [CurlWorker]
+    private let context: ProxyContext
+    private let channel: any Channel
+    /// The address actually bound (with the real port when the config asked for port 0).
+    public let localAddress: SocketAddress?
+
+    /// Binds the listener and starts the workers; throws when the address cannot be bound.
+    public static func start(state: ProxyState, logger: Logger) async throws -> ProxyServer {
+        let config = state.loaded.config
+        let threads = config.workers ?? System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        var workers: [CurlWorker] = []
+        var map: [ObjectIdentifier: CurlWorker] = [:]
+        for (index, loop) in group.makeIterator().enumerated() {
+            let worker = CurlWorker(name: "outrigger-curl-\(index)", logger: logger)
+            worker.start()
+            workers.append(worker)
+            map[ObjectIdentifier(loop)] = worker
+        }
+        let context = ProxyContext(state: state, workers: map, fallback: workers[0], logger: logger)
+        let limits = config.limits
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                let open = context.openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
+                context.totalConnections.wrappingIncrement(ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in
+                    context.openConnections.wrappingDecrement(ordering: .relaxed)
+                }
+                if open > limits.maxConnections {
+                    context.refusedConnections.wrappingIncrement(ordering: .relaxed)
+                    return channel.close()
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    let guardHandler = ConnectionGuard(
+                        headerTimeoutMs: limits.headerReadTimeoutMs, idleTimeoutMs: limits.clientIdleTimeoutMs)
+                    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+                    decoderLimits.maxHeaderListSize = limits.maxRequestHeaderBytes
+                    decoderLimits.maxHeaderFieldSize = limits.maxRequestHeaderBytes
+                    let decoder = HTTPRequestDecoder(
+                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
+                        limitConfiguration: decoderLimits)
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(guardHandler)
+                    try sync.addHandler(ByteToMessageHandler(decoder))
+                    try sync.addHandler(ProxyHandler(context: context, connectionGuard: guardHandler))
+                }
+            }
+        let channel: any Channel
+        do {
+            switch config.listen {
+            case .inet(let host, let port):
+                channel = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path):
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            }
+        } catch {
+            for worker in workers { worker.shutdown() }
+            try? await group.shutdownGracefully()
+            throw ListenError(address: config.listen, underlying: error)
+        }
+        return ProxyServer(group: group, workers: workers, context: context, channel: channel)
+    }
+
+    private init(group: MultiThreadedEventLoopGroup, workers: [CurlWorker], context: ProxyContext, channel: any Channel) {
+        self.group = group
+        self.workers = workers
+        self.context = context
+        self.channel = channel
+        self.localAddress = channel.localAddress
+    }
+
+    /// The bound TCP port, or nil for a unix socket.
+    public var port: Int? { self.localAddress?.port }
+
+    /// Connections currently open.
+    public var openConnections: Int { self.context.openConnections.load(ordering: .relaxed) }
+
+    /// Swaps the configuration snapshot used by new requests.
+    public func replace(state: ProxyState) { self.context.replace(state) }
+
+    /// Stops accepting, waits up to `drainTimeoutMs` for open connections to finish, then stops everything.
+    public func shutdown(drainTimeoutMs: Int64) async {
+        try? await self.channel.close()
+        let deadline = NIODeadline.now() + .milliseconds(drainTimeoutMs)
+        while self.openConnections > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let cut = self.openConnections
+        if cut > 0 {
+            self.context.logger.warning("drain timeout reached, closing connections", metadata: ["connections": "\(cut)"])
+        }
+        for worker in self.workers { worker.shutdown() }
+        try? await self.group.shutdownGracefully()
+    }
+}
+
+/// The listener could not be bound.
+public struct ListenError: Error, CustomStringConvertible {
+    /// The address from the config.
+    public var address: ListenAddress
+    /// What the system said.
+    public var underlying: any Error
+
+    public var description: String { "cannot listen on \(self.address): \(self.underlying)" }
+}

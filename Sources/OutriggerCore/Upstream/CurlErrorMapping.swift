@@ -1,0 +1,38 @@
+import CCurl
+
+/// Maps a finished transfer's libcurl result to the SPEC §8 error codes.
+enum CurlErrorMapping {
+    /// The error for a failed transfer, or nil when `code` is `CURLE_OK`.
+    ///
+    /// `connected` tells a connect timeout from a request timeout: curl reports both as `CURLE_OPERATION_TIMEDOUT`.
+    static func error(for code: CURLcode, connected: Bool, message: String, service: String?) -> OutriggerError? {
+        let detail = "curl \(code.rawValue): \(message)"
+        switch code {
+        case CURLE_OK:
+            return nil
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return OutriggerError(.upstreamConnectFailed, "could not connect to the upstream", service: service, detail: detail)
+        case CURLE_OPERATION_TIMEDOUT:
+            if !connected {
+                return OutriggerError(
+                    .upstreamConnectTimeout, "timed out connecting to the upstream", service: service, detail: detail)
+            }
+            return OutriggerError(.upstreamTimeout, "the upstream did not answer in time", service: service, detail: detail)
+        case CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE:
+            return OutriggerError(
+                .upstreamReset, "the upstream closed or reset the connection", service: service, detail: detail)
+        case CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2, CURLE_HTTP3:
+            return OutriggerError(
+                .upstreamProtocolError, "the upstream sent a malformed response", service: service, detail: detail)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+            CURLE_SSL_CACERT_BADFILE:
+            return OutriggerError(
+                .upstreamConnectFailed, "TLS handshake with the upstream failed", service: service, detail: detail)
+        default:
+            if connected {
+                return OutriggerError(.upstreamReset, "the upstream exchange failed", service: service, detail: detail)
+            }
+            return OutriggerError(.upstreamConnectFailed, "could not reach the upstream", service: service, detail: detail)
+        }
+    }
+}

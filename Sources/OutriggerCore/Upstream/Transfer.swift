@@ -1,0 +1,171 @@
+import Atomics
+import CCurl
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Receives one transfer's events, on the transfer's event loop.
+protocol TransferSink: AnyObject {
+    /// Response bytes for the client (head and/or body, already framed).
+    func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer)
+    /// The upstream drained the request body below the low watermark: reading from the client may resume.
+    func transferWantsMoreBody(_ transfer: Transfer)
+    /// The exchange completed; `closeConnection` when the response framing requires a close.
+    func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool)
+    /// The exchange failed; `responseStarted` when head bytes already went to the client.
+    func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool)
+}
+
+/// One upstream exchange driven by a curl worker and consumed by a connection's event loop.
+///
+/// Safety of `@unchecked Sendable`: every stored property is one of
+/// - immutable after `init` (`eventLoop`, `worker`, `service`, `endpoint`);
+/// - confined to the curl worker thread (the `curl*` properties): touched only from the worker loop and from libcurl
+///   callbacks, which libcurl runs inside `curl_multi_perform` on that thread;
+/// - confined to `eventLoop` (`sink`, `cancelled`): touched only in handler code and in the batch closures the
+///   worker submits with `eventLoop.execute`;
+/// - atomics and a lock-protected upload queue (`backlog`, `clientBlocked`, `recvPaused`, `upload`), the only state
+///   both sides touch.
+final class Transfer: @unchecked Sendable {
+    /// Upload queue shared by the event loop (producer) and the curl thread (consumer).
+    struct UploadState {
+        var queue = CircularBuffer<ByteBuffer>()
+        var bytes = 0
+        var ended = false
+        /// The read callback returned PAUSE: the producer must ask the worker to resume sending.
+        var sendPaused = false
+        /// The event loop stopped reading from the client because the queue was full.
+        var readingStopped = false
+    }
+
+    /// How a transfer ended, as seen on the curl thread.
+    enum Completion {
+        case finished(status: Int, close: Bool)
+        case failed(OutriggerError, responseStarted: Bool)
+    }
+
+    /// Bytes above which the upload queue stops client reads, and below which they resume.
+    static let uploadHighWater = 256 * 1024
+    static let uploadLowWater = 64 * 1024
+    /// Bytes handed to the event loop but not yet written to the client, above which curl pauses receiving.
+    static let backlogHighWater = 512 * 1024
+    static let backlogLowWater = 128 * 1024
+
+    let eventLoop: any EventLoop
+    let worker: CurlWorker
+    let service: String
+    let endpoint: String
+
+    // === event-loop confined ===
+    var sink: (any TransferSink)?
+    var cancelled = false
+
+    // === curl-thread confined ===
+    var curlRequest: UpstreamRequest
+    var curlEasy: EasyHandle?
+    var curlHead = ResponseHeadBuilder()
+    var curlFraming: ResponseHeadBuilder.BodyFraming?
+    var curlStatus = 0
+    var curlCloseAfter = false
+    var curlOutput: ByteBuffer?
+    var curlCompletion: Completion?
+    var curlResumeReading = false
+    var curlDirty = false
+    var curlPauseBits: Int32 = 0
+    var curlHeadError: HeadError?
+    var curlRetained = false
+
+    // === shared ===
+    let backlog = ManagedAtomic<Int>(0)
+    let clientBlocked = ManagedAtomic<Bool>(false)
+    let recvPaused = ManagedAtomic<Bool>(false)
+    let upload = NIOLockedValueBox(UploadState())
+
+    init(request: UpstreamRequest, eventLoop: any EventLoop, worker: CurlWorker, service: String, endpoint: String) {
+        self.curlRequest = request
+        self.eventLoop = eventLoop
+        self.worker = worker
+        self.service = service
+        self.endpoint = endpoint
+    }
+
+    // === impl Transfer: event-loop side ===
+
+    /// Queues request body bytes; returns true when the caller should stop reading from the client.
+    func appendBody(_ buffer: ByteBuffer) -> Bool {
+        let (resume, stop) = self.upload.withLockedValue { state -> (Bool, Bool) in
+            state.queue.append(buffer)
+            state.bytes += buffer.readableBytes
+            let resume = state.sendPaused
+            state.sendPaused = false
+            let stop = state.bytes > Self.uploadHighWater
+            if stop { state.readingStopped = true }
+            return (resume, stop)
+        }
+        if resume { self.worker.submit(.resumeSend(self)) }
+        return stop
+    }
+
+    /// Marks the request body complete.
+    func endBody() {
+        let resume = self.upload.withLockedValue { state -> Bool in
+            state.ended = true
+            let resume = state.sendPaused
+            state.sendPaused = false
+            return resume
+        }
+        if resume { self.worker.submit(.resumeSend(self)) }
+    }
+
+    /// Called after `bytes` handed over by `didProduce` were written to the client channel.
+    func consumed(_ bytes: Int) {
+        self.backlog.wrappingDecrement(by: bytes, ordering: .sequentiallyConsistent)
+        self.resumeReceivingIfPossible()
+    }
+
+    /// The client channel's writability changed: a blocked client pauses the upstream (backpressure, SPEC §4).
+    func clientWritabilityChanged(writable: Bool) {
+        self.clientBlocked.store(!writable, ordering: .sequentiallyConsistent)
+        if writable { self.resumeReceivingIfPossible() }
+    }
+
+    private func resumeReceivingIfPossible() {
+        guard !self.clientBlocked.load(ordering: .sequentiallyConsistent),
+            self.backlog.load(ordering: .sequentiallyConsistent) <= Self.backlogLowWater
+        else { return }
+        if self.recvPaused.exchange(false, ordering: .sequentiallyConsistent) {
+            self.worker.submit(.resumeReceive(self))
+        }
+    }
+
+    /// Abandons the exchange (client gone); no further events are delivered.
+    func cancel() {
+        guard !self.cancelled else { return }
+        self.cancelled = true
+        self.sink = nil
+        self.worker.submit(.cancel(self))
+    }
+
+    // === impl Transfer: curl-thread side ===
+
+    /// Whether the write callback must hold back: the client is slow or the loop has not caught up.
+    var curlShouldPauseReceive: Bool {
+        self.clientBlocked.load(ordering: .sequentiallyConsistent)
+            || self.backlog.load(ordering: .sequentiallyConsistent) + (self.curlOutput?.readableBytes ?? 0)
+                > Self.backlogHighWater
+    }
+
+    func curlMarkDirty() {
+        if !self.curlDirty {
+            self.curlDirty = true
+            self.worker.curlDirty.append(self)
+        }
+    }
+
+    func curlAppendOutput(_ bytes: UnsafeRawBufferPointer) {
+        if self.curlOutput == nil {
+            self.curlOutput = self.worker.allocator.buffer(capacity: max(bytes.count + 16, 1024))
+        }
+        self.curlOutput!.writeBytes(bytes)
+        self.curlMarkDirty()
+    }
+}

@@ -1,0 +1,53 @@
+import CCurl
+
+/// What one try sends upstream, prepared on the event loop and handed to a curl worker.
+///
+/// The header list is a `curl_slist` built once; the worker frees it when the transfer ends.
+struct UpstreamRequest {
+    /// How the request body is framed towards the upstream.
+    enum Body: Equatable {
+        /// No body at all.
+        case none
+        /// A body of known length (the client's Content-Length).
+        case length(Int64)
+        /// A body of unknown length: curl sends it chunked.
+        case chunked
+    }
+
+    /// How the response is framed towards the client, decided from the client's request.
+    struct ClientFraming {
+        /// The request was HEAD: the response never has a body.
+        var isHead: Bool
+        /// The client spoke HTTP/1.1 (chunked responses allowed).
+        var clientIsHTTP11: Bool
+        /// The connection is kept open after this exchange, unless the response forces a close.
+        var keepAlive: Bool
+        /// Added to the response unless the upstream sent its own.
+        var requestID: String
+    }
+
+    /// Scheme, host and port, ending in `/`; the path goes in `target`.
+    var baseURL: String
+    /// The request target exactly as the upstream must see it (origin form).
+    var target: String
+    /// The method, byte for byte.
+    var method: String
+    /// Header lines, `Name: value`, in order.
+    var headers: UnsafeMutablePointer<curl_slist>?
+    /// Request body framing.
+    var body: Body
+    /// A unix socket path for `unix:` endpoints.
+    var unixSocketPath: String?
+    /// Milliseconds to connect.
+    var connectTimeoutMs: Int64
+    /// Milliseconds for the whole exchange; 0 = none.
+    var requestTimeoutMs: Int64
+    /// Milliseconds without progress that end the exchange; 0 = none.
+    var idleTimeoutMs: Int64
+    /// TLS peer verification for https endpoints.
+    var tlsVerify: Bool
+    /// CA bundle for https endpoints.
+    var tlsCAFile: String?
+    /// Response framing for the client.
+    var framing: ClientFraming
+}
