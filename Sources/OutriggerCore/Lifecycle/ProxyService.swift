@@ -20,7 +20,7 @@ public struct ProxyService: Service {
         self.logger.info(
             "outrigger listening",
             metadata: [
-                "listen": "\(server.localAddress.map { "\($0)" } ?? "\(self.loaded.config.listen)")",
+                "listen": "\(server.port.map { "\(self.loaded.config.listen) (port \($0))" } ?? "\(self.loaded.config.listen)")",
                 "services": "\(self.loaded.registry.order.count)",
             ])
         self.onListening(server)

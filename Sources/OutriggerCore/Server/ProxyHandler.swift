@@ -25,6 +25,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         /// The answer is already out (a local error): remaining body parts are dropped.
         var discardBody = false
         var bodyBytes: Int64 = 0
+        /// The head announced a body (Content-Length above 0 or chunked).
+        var expectsBody = false
 
         init(requestID: String, isHead: Bool, keepAlive: Bool) {
             self.requestID = requestID
@@ -181,6 +183,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             return
         case .success(let framing):
             body = framing
+            exchange.expectsBody = framing != .none && framing != .length(0)
         }
         let limit = self.context.limits.maxRequestBodyBytes
         if limit > 0, case .length(let length) = body, length > limit {
@@ -345,7 +348,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         exchange.transfer = nil
         exchange.discardBody = true
         exchange.responseComplete = true
-        if !exchange.requestEnded {
+        if !exchange.requestEnded && exchange.expectsBody {
             // Unread body bytes follow; rather than read a possibly huge body to find the next request, close.
             exchange.keepAlive = false
         }
