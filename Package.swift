@@ -50,7 +50,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OutriggerCoreTests",
-            dependencies: ["OutriggerCore"],
+            dependencies: ["OutriggerCore", "CCurl", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio")],
             resources: [.copy("Fixtures")],
             swiftSettings: strictSettings
         ),

@@ -47,9 +47,10 @@ public enum ConfigLoader {
             errors += registryReader.errors
             // Routes may only name services that exist: Outrigger is never an open proxy (SPEC §3).
             var routeReader = YAMLReader(file: configPath)
-            for (index, route) in config.routes.enumerated() where registry.services[route.service] == nil {
+            for (position, route) in config.routes.enumerated() where registry.services[route.service] == nil {
+                let (node, index) = parsed.routeServiceNodes[position]
                 routeReader.error(
-                    parsed.routeServiceNodes[index],
+                    node,
                     "routes[\(index)].service '\(route.service)' is not a service of \(config.registryPath)")
             }
             errors += routeReader.errors
@@ -97,7 +98,8 @@ public enum ConfigLoader {
     struct ParsedConfig {
         var config = OutriggerConfig()
         var registryNode: Node?
-        var routeServiceNodes: [Node?] = []
+        var adminListenNode: Node?
+        var routeServiceNodes: [(node: Node?, index: Int)] = []
     }
 
     static func parseConfig(text: String, reader: inout YAMLReader, folder: String) -> ParsedConfig {
@@ -118,7 +120,7 @@ public enum ConfigLoader {
             case "listen":
                 if let address = Self.listenAddress(value, at: "listen", reader: &reader) { config.listen = address }
             case "admin":
-                Self.parseAdmin(value, into: &config.admin, reader: &reader)
+                result.adminListenNode = Self.parseAdmin(value, into: &config.admin, reader: &reader)
             case "registry":
                 result.registryNode = value
                 if let path = reader.string(value, at: "registry") {
@@ -158,7 +160,7 @@ public enum ConfigLoader {
         }
         if !config.admin.listen.isLocalOnly && config.admin.token == nil {
             reader.error(
-                result.registryNode == nil ? root : root,
+                result.adminListenNode ?? root,
                 "admin.listen \(config.admin.listen) is not a loopback address: set admin.token to expose the admin API"
             )
         }
@@ -176,11 +178,13 @@ public enum ConfigLoader {
         }
     }
 
-    static func parseAdmin(_ node: Node, into admin: inout OutriggerConfig.Admin, reader: inout YAMLReader) {
-        guard let pairs = reader.mapping(node, at: "admin", allowed: ["listen", "token"]) else { return }
+    static func parseAdmin(_ node: Node, into admin: inout OutriggerConfig.Admin, reader: inout YAMLReader) -> Node? {
+        guard let pairs = reader.mapping(node, at: "admin", allowed: ["listen", "token"]) else { return nil }
+        var listenNode: Node?
         for (key, _, value) in pairs {
             switch key {
             case "listen":
+                listenNode = value
                 if let address = Self.listenAddress(value, at: "admin.listen", reader: &reader) { admin.listen = address }
             default:
                 if let token = reader.string(value, at: "admin.token") {
@@ -188,6 +192,7 @@ public enum ConfigLoader {
                 }
             }
         }
+        return listenNode
     }
 
     static func parseLimits(_ node: Node, into limits: inout OutriggerConfig.Limits, reader: inout YAMLReader) {
@@ -234,10 +239,12 @@ public enum ConfigLoader {
         }
     }
 
-    static func parseRoutes(_ node: Node, reader: inout YAMLReader) -> (routes: [OutriggerConfig.Route], serviceNodes: [Node?]) {
+    static func parseRoutes(
+        _ node: Node, reader: inout YAMLReader
+    ) -> (routes: [OutriggerConfig.Route], serviceNodes: [(node: Node?, index: Int)]) {
         guard let items = reader.sequence(node, at: "routes") else { return ([], []) }
         var routes: [OutriggerConfig.Route] = []
-        var serviceNodes: [Node?] = []
+        var serviceNodes: [(node: Node?, index: Int)] = []
         for (index, item) in items.enumerated() {
             let path = "routes[\(index)]"
             guard let pairs = reader.mapping(item, at: path, allowed: ["path_prefix", "host", "service", "strip_prefix"])
@@ -270,7 +277,7 @@ public enum ConfigLoader {
             if serviceNode == nil { reader.error(item, "\(path) needs a service") }
             if let prefix, let service {
                 routes.append(.init(pathPrefix: prefix, host: host, service: service, stripPrefix: strip))
-                serviceNodes.append(serviceNode)
+                serviceNodes.append((serviceNode, index))
             }
         }
         return (routes, serviceNodes)
