@@ -90,4 +90,3 @@ struct Version: ParsableCommand {
         print("outrigger \(OutriggerVersion.current), libcurl \(Curl.version)\(tls)")
     }
 }
-

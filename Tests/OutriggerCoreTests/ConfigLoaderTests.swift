@@ -24,7 +24,9 @@ struct ConfigLoaderTests {
         return text.split(separator: "\n").map(String.init)
     }
 
-    @Test(arguments: ["unknown-keys", "bad-values", "bad-registry", "duplicate-service", "missing-registry", "syntax-error"])
+    @Test(arguments: [
+        "unknown-keys", "bad-values", "bad-registry", "duplicate-service", "missing-registry", "syntax-error",
+    ])
     func badFixture_reportsEveryErrorAtItsPosition(fixture: String) throws {
         let got = Self.errors(in: fixture)
         let expected = try Self.expected(in: fixture)
@@ -68,16 +70,18 @@ struct ConfigLoaderTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("outrigger-admin-\(UUID())").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try "admin:\n  listen: 0.0.0.0:9901\n".write(toFile: folder + "/outrigger.yaml", atomically: true, encoding: .utf8)
+        try "admin:\n  listen: 0.0.0.0:9901\n".write(
+            toFile: folder + "/outrigger.yaml", atomically: true, encoding: .utf8)
         try "services:\n  a:\n    endpoints: [127.0.0.1:1]\n".write(
             toFile: folder + "/registry.yaml", atomically: true, encoding: .utf8)
         do {
             _ = try ConfigLoader.load(configPath: folder + "/outrigger.yaml")
             Issue.record("accepted a public admin listener without a token")
         } catch {
-            #expect(error.errors.map(\.description) == [
-                "\(folder)/outrigger.yaml:2:11: admin.listen 0.0.0.0:9901 is not a loopback address: set admin.token to expose the admin API"
-            ])
+            #expect(
+                error.errors.map(\.description) == [
+                    "\(folder)/outrigger.yaml:2:11: admin.listen 0.0.0.0:9901 is not a loopback address: set admin.token to expose the admin API"
+                ])
         }
         try "admin:\n  listen: 0.0.0.0:9901\n  token: s3cret\n".write(
             toFile: folder + "/outrigger.yaml", atomically: true, encoding: .utf8)

@@ -7,7 +7,8 @@ import Testing
 
 @Suite("Header rules without sockets")
 struct HeaderRulesTests {
-    static let framing = UpstreamRequest.ClientFraming(isHead: false, clientIsHTTP11: true, keepAlive: true, requestID: "rid")
+    static let framing = UpstreamRequest.ClientFraming(
+        isHead: false, clientIsHTTP11: true, keepAlive: true, requestID: "rid")
 
     func lines(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
         var out: [String] = []

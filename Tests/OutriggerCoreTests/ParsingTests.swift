@@ -4,7 +4,9 @@ import Testing
 
 @Suite("Durations, addresses and endpoints")
 struct ParsingTests {
-    @Test(arguments: [("250ms", 250), ("2s", 2000), ("1m", 60_000), ("1h", 3_600_000), ("0", 0), ("15s", 15_000)] as [(String, Int64)])
+    @Test(
+        arguments: [("250ms", 250), ("2s", 2000), ("1m", 60_000), ("1h", 3_600_000), ("0", 0), ("15s", 15_000)]
+            as [(String, Int64)])
     func duration_parsesSpecNotation(text: String, ms: Int64) {
         #expect(ConfigDuration.milliseconds(from: text) == ms)
         #expect(ConfigDuration.milliseconds(from: ConfigDuration.format(milliseconds: ms)) == ms)

@@ -64,7 +64,8 @@ struct ErrorResponseTests {
     @Test func oversizedHead_is431() async throws {
         try await withProxy(configure: { config, _ in config.limits.maxRequestHeaderBytes = 2048 }) { upstream, proxy in
             let client = try await proxy.client()
-            try await client.send("GET / HTTP/1.1\r\nHost: svc\r\nX-Big: \(String(repeating: "a", count: 4000))\r\n\r\n")
+            try await client.send(
+                "GET / HTTP/1.1\r\nHost: svc\r\nX-Big: \(String(repeating: "a", count: 4000))\r\n\r\n")
             self.expectError(try await client.readResponse(), status: 431, code: "request_header_too_large")
             #expect(upstream.requests.isEmpty)
             await client.close()
@@ -79,7 +80,8 @@ struct ErrorResponseTests {
             await client.close()
             let chunked = try await proxy.client()
             try await chunked.send(
-                "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n")
+                "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello \r\n5\r\nworld\r\n0\r\n\r\n"
+            )
             self.expectError(try await chunked.readResponse(), status: 413, code: "request_body_too_large")
             try await chunked.waitForClose()
             await chunked.close()
@@ -155,10 +157,12 @@ struct ErrorResponseTests {
     }
 
     @Test func garbageFromUpstream_is502ProtocolError() async throws {
-        try await withProxy(behaviour: { _ in .respondAndClose(Array("SSH-2.0-OpenSSH_9.2\r\n\r\n".utf8)) }) { _, proxy in
+        try await withProxy(behaviour: { _ in .respondAndClose(Array("SSH-2.0-OpenSSH_9.2\r\n\r\n".utf8)) }) {
+            _, proxy in
             let client = try await proxy.client()
             try await client.send("GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
-            self.expectError(try await client.readResponse(), status: 502, code: "upstream_protocol_error", service: "svc")
+            self.expectError(
+                try await client.readResponse(), status: 502, code: "upstream_protocol_error", service: "svc")
             await client.close()
         }
     }

@@ -21,11 +21,15 @@ struct StreamingTests {
 
     @Test func largeDownload_arrivesWhole() async throws {
         let size = Self.size
-        try await withProxy(behaviour: { _ in .stream(head: "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n", total: size) }) {
+        try await withProxy(behaviour: { _ in
+            .stream(head: "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n", total: size)
+        }) {
             _, proxy in
             let client = try await proxy.client()
             try await client.send("GET /big HTTP/1.1\r\nHost: svc\r\n\r\n")
-            try await client.waitUntil("the response head") { WireParser.find($0.received, [13, 10, 13, 10], from: 0) != nil }
+            try await client.waitUntil("the response head") {
+                WireParser.find($0.received, [13, 10, 13, 10], from: 0) != nil
+            }
             // From here on, fold body bytes into a checksum instead of keeping them.
             client.state.withLockedValue { state in
                 let headEnd = WireParser.find(state.received, [13, 10, 13, 10], from: 0)! + 4
@@ -61,7 +65,9 @@ struct StreamingTests {
 
     @Test func slowClient_pausesTheUpstream_insteadOfBuffering_thenResumes() async throws {
         let size = 128 * 1024 * 1024
-        try await withProxy(behaviour: { _ in .stream(head: "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n", total: size) }) {
+        try await withProxy(behaviour: { _ in
+            .stream(head: "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\n\r\n", total: size)
+        }) {
             upstream, proxy in
             let client = try await RawClient.connect(port: proxy.port, autoRead: false)
             try await client.send("GET /big HTTP/1.1\r\nHost: svc\r\n\r\n")
@@ -88,7 +94,9 @@ struct StreamingTests {
             try await client.channel.setOption(.autoRead, value: true)
             client.channel.read()
             let head = "HTTP/1.1 200 OK\r\nContent-Length: \(size)\r\nx-request-id: ".utf8.count
-            try await client.waitUntil(timeout: .seconds(60), "the whole body") { $0.checksum.count >= size + head + 36 + 4 }
+            try await client.waitUntil(timeout: .seconds(60), "the whole body") {
+                $0.checksum.count >= size + head + 36 + 4
+            }
             #expect(upstream.stats.withLockedValue { $0.bytesWritten } == size)
             await client.close()
         }
@@ -98,7 +106,8 @@ struct StreamingTests {
         try await withProxy { upstream, proxy in
             let client = try await proxy.client()
             let size = 512 * 1024 * 1024
-            try await client.send("PUT /stall HTTP/1.1\r\nHost: svc\r\nx-test-stall: 1\r\nContent-Length: \(size)\r\n\r\n")
+            try await client.send(
+                "PUT /stall HTTP/1.1\r\nHost: svc\r\nx-test-stall: 1\r\nContent-Length: \(size)\r\n\r\n")
             let chunk = [UInt8](repeating: 7, count: 256 * 1024)
             var accepted = 0
             let clock = ContinuousClock()

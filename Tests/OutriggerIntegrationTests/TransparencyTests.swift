@@ -68,7 +68,8 @@ struct TransparencyTests {
             let client = try await proxy.client()
             try await client.send("GET / HTTP/1.1\r\nHost: svc\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n")
             _ = try await client.readResponse()
-            try await client.send("GET / HTTP/1.1\r\nHost: svc\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: a.b\r\n\r\n")
+            try await client.send(
+                "GET / HTTP/1.1\r\nHost: svc\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: a.b\r\n\r\n")
             _ = try await client.readResponse()
             let first = upstream.requests[0]
             #expect(first.values("x-forwarded-for") == ["10.1.2.3, 127.0.0.1"])
@@ -91,7 +92,8 @@ struct TransparencyTests {
             let request = try #require(upstream.requests.first)
             #expect(
                 request.headerNames == [
-                    "host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+                    "host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+                    "x-request-id",
                 ])
             #expect(request.body.count == body.utf8.count)
             await client.close()
@@ -123,7 +125,9 @@ struct TransparencyTests {
             let response = try await client.readResponse()
             #expect(response.startLine == "HTTP/1.1 299 Quite Fine Indeed")
             #expect(
-                Array(response.headers.map(\.name).prefix(5)) == ["X-Z", "Set-Cookie", "set-cookie", "X-Empty", "Content-Length"])
+                Array(response.headers.map(\.name).prefix(5)) == [
+                    "X-Z", "Set-Cookie", "set-cookie", "X-Empty", "Content-Length",
+                ])
             #expect(response.values("set-cookie") == ["a=1", "b=2"])
             #expect(response.bodyText == "hello world")
             #expect(response.value("x-request-id") != nil)
@@ -132,7 +136,10 @@ struct TransparencyTests {
     }
 
     @Test func contentEncoding_isNeverDecoded() async throws {
-        let gzipBytes: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x86, 0xa6, 0x10, 0x36, 0x05, 0x00, 0x00, 0x00]
+        let gzipBytes: [UInt8] = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x86,
+            0xa6, 0x10, 0x36, 0x05, 0x00, 0x00, 0x00,
+        ]
         let head = "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: \(gzipBytes.count)\r\n\r\n"
         try await withProxy(behaviour: { _ in .respond(Array(head.utf8) + gzipBytes) }) { upstream, proxy in
             let client = try await proxy.client()
@@ -254,7 +261,8 @@ struct TransparencyTests {
             let client = try await proxy.client()
             try await client.send(
                 "GET /1 HTTP/1.1\r\nHost: svc\r\n\r\nGET /2 HTTP/1.1\r\nHost: svc\r\n\r\n"
-                    + "POST /3 HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\nHost: svc\r\n\r\n")
+                    + "POST /3 HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\nHost: svc\r\n\r\n"
+            )
             for expected in ["/1", "/2", "/3", "/4"] {
                 #expect(try await client.readResponse().bodyText == expected)
             }

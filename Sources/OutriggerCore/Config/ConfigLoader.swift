@@ -18,7 +18,8 @@ public enum ConfigLoader {
             configText = try String(contentsOfFile: configPath, encoding: .utf8)
         } catch {
             throw ConfigErrors([
-                ConfigError(file: configPath, line: 0, column: 0, message: "cannot read config file: \(Self.reason(error))")
+                ConfigError(
+                    file: configPath, line: 0, column: 0, message: "cannot read config file: \(Self.reason(error))")
             ])
         }
         var reader = YAMLReader(file: configPath)
@@ -43,7 +44,8 @@ public enum ConfigLoader {
         if let registryText {
             var registryReader = YAMLReader(file: config.registryPath)
             registry = Self.parseRegistry(
-                text: registryText, reader: &registryReader, defaults: config.defaults, folder: Self.folder(of: config.registryPath))
+                text: registryText, reader: &registryReader, defaults: config.defaults,
+                folder: Self.folder(of: config.registryPath))
             errors += registryReader.errors
             // Routes may only name services that exist: Outrigger is never an open proxy (SPEC §3).
             var routeReader = YAMLReader(file: configPath)
@@ -68,7 +70,8 @@ public enum ConfigLoader {
 
     static func reason(_ error: any Error) -> String {
         let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
+        {
             return String(cString: strerror(Int32(underlying.code)))
         }
         if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {
@@ -185,10 +188,16 @@ public enum ConfigLoader {
             switch key {
             case "listen":
                 listenNode = value
-                if let address = Self.listenAddress(value, at: "admin.listen", reader: &reader) { admin.listen = address }
+                if let address = Self.listenAddress(value, at: "admin.listen", reader: &reader) {
+                    admin.listen = address
+                }
             default:
                 if let token = reader.string(value, at: "admin.token") {
-                    if token.isEmpty { reader.error(value, "admin.token must not be empty") } else { admin.token = token }
+                    if token.isEmpty {
+                        reader.error(value, "admin.token must not be empty")
+                    } else {
+                        admin.token = token
+                    }
                 }
             }
         }
@@ -247,7 +256,8 @@ public enum ConfigLoader {
         var serviceNodes: [(node: Node?, index: Int)] = []
         for (index, item) in items.enumerated() {
             let path = "routes[\(index)]"
-            guard let pairs = reader.mapping(item, at: path, allowed: ["path_prefix", "host", "service", "strip_prefix"])
+            guard
+                let pairs = reader.mapping(item, at: path, allowed: ["path_prefix", "host", "service", "strip_prefix"])
             else { continue }
             var prefix: String?
             var host: String?
@@ -284,7 +294,8 @@ public enum ConfigLoader {
     }
 
     static let policyKeys = [
-        "connect_timeout", "request_timeout", "idle_timeout", "max_concurrent_requests", "balance", "breaker", "retries",
+        "connect_timeout", "request_timeout", "idle_timeout", "max_concurrent_requests", "balance", "breaker",
+        "retries",
         "tls_verify", "tls_ca_file",
     ]
 
@@ -336,7 +347,8 @@ public enum ConfigLoader {
         }
     }
 
-    static func parseBreaker(_ node: Node, into breaker: inout BreakerPolicy, at path: String, reader: inout YAMLReader) {
+    static func parseBreaker(_ node: Node, into breaker: inout BreakerPolicy, at path: String, reader: inout YAMLReader)
+    {
         let keys = [
             "consecutive_failures", "failure_rate", "minimum_requests", "window", "open_for", "half_open_requests",
         ]
@@ -396,7 +408,9 @@ public enum ConfigLoader {
 
     // === registry.yaml ===
 
-    static func parseRegistry(text: String, reader: inout YAMLReader, defaults: ServicePolicy, folder: String) -> Registry {
+    static func parseRegistry(text: String, reader: inout YAMLReader, defaults: ServicePolicy, folder: String)
+        -> Registry
+    {
         guard let root = reader.compose(text) else {
             if reader.errors.isEmpty { reader.fileError("registry file is empty (expected a 'services' mapping)") }
             return Registry(services: [])
@@ -457,7 +471,9 @@ public enum ConfigLoader {
                     guard let text = reader.string(item, at: "\(path).endpoints item") else { continue }
                     switch Endpoint.parse(text) {
                     case .success(var endpoint):
-                        if let socket = endpoint.socketPath { endpoint.socketPath = Self.resolve(socket, folder: folder) }
+                        if let socket = endpoint.socketPath {
+                            endpoint.socketPath = Self.resolve(socket, folder: folder)
+                        }
                         endpoints.append(endpoint)
                     case .failure(let error):
                         reader.error(item, "\(path).endpoints: \(error.message)")

@@ -56,7 +56,9 @@ struct YAMLReader {
     }
 
     /// The key/value pairs of a mapping, after checking every key is known. A null node reads as empty.
-    mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [(key: String, keyNode: Node, value: Node)]? {
+    mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [(
+        key: String, keyNode: Node, value: Node
+    )]? {
         if Self.isNull(node) { return [] }
         guard let mapping = node.mapping else {
             self.error(node, "\(path) must be a mapping of keys to values")

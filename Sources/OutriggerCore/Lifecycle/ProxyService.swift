@@ -9,7 +9,8 @@ public struct ProxyService: Service {
     private let onListening: @Sendable (ProxyServer) -> Void
 
     /// Creates the service; `onListening` runs once the listener is bound (tests learn the port from it).
-    public init(loaded: LoadedConfig, logger: Logger, onListening: @escaping @Sendable (ProxyServer) -> Void = { _ in }) {
+    public init(loaded: LoadedConfig, logger: Logger, onListening: @escaping @Sendable (ProxyServer) -> Void = { _ in })
+    {
         self.loaded = loaded
         self.logger = logger
         self.onListening = onListening
@@ -20,7 +21,8 @@ public struct ProxyService: Service {
         self.logger.info(
             "outrigger listening",
             metadata: [
-                "listen": "\(server.port.map { "\(self.loaded.config.listen) (port \($0))" } ?? "\(self.loaded.config.listen)")",
+                "listen":
+                    "\(server.port.map { "\(self.loaded.config.listen) (port \($0))" } ?? "\(self.loaded.config.listen)")",
                 "services": "\(self.loaded.registry.order.count)",
             ])
         self.onListening(server)

@@ -155,7 +155,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
             outrigger = OutriggerError(
                 .requestHeaderTooLarge,
-                "the request head exceeds limits.max_request_header_bytes (\(self.context.limits.maxRequestHeaderBytes))")
+                "the request head exceeds limits.max_request_header_bytes (\(self.context.limits.maxRequestHeaderBytes))"
+            )
         } else {
             outrigger = OutriggerError(.badRequest, "malformed HTTP request: \(error)")
         }
@@ -188,7 +189,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         let limit = self.context.limits.maxRequestBodyBytes
         if limit > 0, case .length(let length) = body, length > limit {
             let error = OutriggerError(
-                .requestBodyTooLarge, "the request body of \(length) bytes exceeds limits.max_request_body_bytes (\(limit))")
+                .requestBodyTooLarge,
+                "the request body of \(length) bytes exceeds limits.max_request_body_bytes (\(limit))")
             self.respondLocal(error, exchange: exchange, context: context)
             return
         }
@@ -219,7 +221,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
 
         let policy = service.config.policy
         let headers = RequestHeaderRules.curlHeaders(
-            .init(headers: head.headers, clientAddress: self.clientAddress, requestID: requestID, requestIDWasKept: kept))
+            .init(
+                headers: head.headers, clientAddress: self.clientAddress, requestID: requestID, requestIDWasKept: kept))
         let request = UpstreamRequest(
             baseURL: endpoint.curlBaseURL,
             target: match.target,

@@ -73,7 +73,8 @@ public final class ProxyServer: Sendable {
         return ProxyServer(group: group, workers: workers, context: context, channel: channel)
     }
 
-    private init(group: MultiThreadedEventLoopGroup, workers: [CurlWorker], context: ProxyContext, channel: any Channel) {
+    private init(group: MultiThreadedEventLoopGroup, workers: [CurlWorker], context: ProxyContext, channel: any Channel)
+    {
         self.group = group
         self.workers = workers
         self.context = context
@@ -99,7 +100,8 @@ public final class ProxyServer: Sendable {
         }
         let cut = self.openConnections
         if cut > 0 {
-            self.context.logger.warning("drain timeout reached, closing connections", metadata: ["connections": "\(cut)"])
+            self.context.logger.warning(
+                "drain timeout reached, closing connections", metadata: ["connections": "\(cut)"])
         }
         for worker in self.workers { worker.shutdown() }
         try? await self.group.shutdownGracefully()

@@ -11,13 +11,15 @@ enum CurlErrorMapping {
         case CURLE_OK:
             return nil
         case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-            return OutriggerError(.upstreamConnectFailed, "could not connect to the upstream", service: service, detail: detail)
+            return OutriggerError(
+                .upstreamConnectFailed, "could not connect to the upstream", service: service, detail: detail)
         case CURLE_OPERATION_TIMEDOUT:
             if !connected {
                 return OutriggerError(
                     .upstreamConnectTimeout, "timed out connecting to the upstream", service: service, detail: detail)
             }
-            return OutriggerError(.upstreamTimeout, "the upstream did not answer in time", service: service, detail: detail)
+            return OutriggerError(
+                .upstreamTimeout, "the upstream did not answer in time", service: service, detail: detail)
         case CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE:
             return OutriggerError(
                 .upstreamReset, "the upstream closed or reset the connection", service: service, detail: detail)
@@ -32,7 +34,8 @@ enum CurlErrorMapping {
             if connected {
                 return OutriggerError(.upstreamReset, "the upstream exchange failed", service: service, detail: detail)
             }
-            return OutriggerError(.upstreamConnectFailed, "could not reach the upstream", service: service, detail: detail)
+            return OutriggerError(
+                .upstreamConnectFailed, "could not reach the upstream", service: service, detail: detail)
         }
     }
 }

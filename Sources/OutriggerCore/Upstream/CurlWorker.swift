@@ -219,7 +219,9 @@ public final class CurlWorker: @unchecked Sendable {
         let started = transfer.curlFraming != nil
         if result == CURLE_OK && started {
             if transfer.curlFraming == .chunked {
-                "0\r\n\r\n".utf8.withContiguousStorageIfAvailable { transfer.curlAppendOutput(UnsafeRawBufferPointer($0)) }
+                "0\r\n\r\n".utf8.withContiguousStorageIfAvailable {
+                    transfer.curlAppendOutput(UnsafeRawBufferPointer($0))
+                }
             }
             transfer.curlCompletion = .finished(status: transfer.curlStatus, close: transfer.curlCloseAfter)
         } else {
@@ -244,7 +246,8 @@ public final class CurlWorker: @unchecked Sendable {
     private func fail(_ transfer: Transfer, code: CURLcode) {
         let error =
             CurlErrorMapping.error(for: code, connected: false, message: "", service: transfer.service)
-            ?? OutriggerError(.upstreamConnectFailed, "could not start the upstream exchange", service: transfer.service)
+            ?? OutriggerError(
+                .upstreamConnectFailed, "could not start the upstream exchange", service: transfer.service)
         transfer.curlCompletion = .failed(error, responseStarted: false)
         transfer.curlMarkDirty()
         self.flush()
@@ -274,7 +277,9 @@ public final class CurlWorker: @unchecked Sendable {
             transfer.curlDirty = false
             let output = transfer.curlOutput
             transfer.curlOutput = nil
-            if let output { transfer.backlog.wrappingIncrement(by: output.readableBytes, ordering: .sequentiallyConsistent) }
+            if let output {
+                transfer.backlog.wrappingIncrement(by: output.readableBytes, ordering: .sequentiallyConsistent)
+            }
             let delivery = TransferDelivery(
                 transfer: transfer, output: output, resumeReading: transfer.curlResumeReading,
                 completion: transfer.curlCompletion)

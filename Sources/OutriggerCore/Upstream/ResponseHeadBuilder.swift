@@ -76,7 +76,9 @@ struct ResponseHeadBuilder {
             valueStart += 1
         }
         var valueEnd = end
-        while valueEnd > valueStart && (line[valueEnd - 1] == UInt8(ascii: " ") || line[valueEnd - 1] == UInt8(ascii: "\t")) {
+        while valueEnd > valueStart
+            && (line[valueEnd - 1] == UInt8(ascii: " ") || line[valueEnd - 1] == UInt8(ascii: "\t"))
+        {
             valueEnd -= 1
         }
         let base = self.storage.count

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+
 @testable import OutriggerCore
 
 /// Runs a real proxy listener in-process on 127.0.0.1 port 0, over a registry built by the test.

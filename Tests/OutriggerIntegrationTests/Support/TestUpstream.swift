@@ -17,7 +17,8 @@ enum UpstreamAction: Sendable {
     /// Writes `head`, then `total` pattern bytes as fast as the connection accepts them.
     case stream(head: String, total: Int)
 
-    static func text(_ status: String = "200 OK", headers: [(String, String)] = [], body: String = "") -> UpstreamAction {
+    static func text(_ status: String = "200 OK", headers: [(String, String)] = [], body: String = "") -> UpstreamAction
+    {
         var text = "HTTP/1.1 \(status)\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         text += "content-length: \(body.utf8.count)\r\n\r\n\(body)"
@@ -117,7 +118,9 @@ private final class UpstreamHandler: ChannelInboundHandler {
                     return
                 }
                 if head.contains("\r\nx-test-sink: 1"),
-                    let lengthLine = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                    let lengthLine = head.components(separatedBy: "\r\n").first(where: {
+                        $0.hasPrefix("content-length:")
+                    }),
                     let length = Int(lengthLine.dropFirst("content-length:".count).trimmingCharacters(in: [" "]))
                 {
                     self.stats.withLockedValue { $0.requests.append(Self.headOnly(self.buffer, headEnd)) }
@@ -152,7 +155,9 @@ private final class UpstreamHandler: ChannelInboundHandler {
             case .reset:
                 // SO_LINGER with a zero timeout makes close() send RST instead of FIN.
                 if let provider = context.channel as? any SocketOptionProvider {
-                    provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in context.close(promise: nil) }
+                    provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in
+                        context.close(promise: nil)
+                    }
                 } else {
                     context.close(promise: nil)
                 }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end smoke test of the binary, as a new user would run it: check, version, run on the shipped
+# config, curl through it to a real upstream (python's http.server), and a bad config that exits 64.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build >/dev/null
+BIN=.build/debug/outrigger
+WORK=$(mktemp -d)
+cleanup() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" version | grep -q "libcurl 7\|libcurl 8"
+"$BIN" check --config config/outrigger.yaml | grep -q '^ok'
+
+# A bad config: every error printed, exit 1 for check, 64 for run.
+printf 'listen: nowhere\nbogus: 1\n' >"$WORK/bad.yaml"
+printf 'services: {}\n' >"$WORK/registry.yaml"
+set +e
+"$BIN" check --config "$WORK/bad.yaml" >"$WORK/check.out"; rc=$?
+"$BIN" run --config "$WORK/bad.yaml" 2>"$WORK/run.err"; rc_run=$?
+set -e
+[ "$rc" = 1 ] || { echo "check exit $rc, want 1"; exit 1; }
+[ "$rc_run" = 64 ] || { echo "run exit $rc_run, want 64"; exit 1; }
+grep -q "bad.yaml:1:9: listen" "$WORK/check.out"
+grep -q "bad.yaml:2:1: unknown key 'bogus'" "$WORK/check.out"
+
+# The shipped config, with the upstream the registry names (orders on 127.0.0.1:8081).
+mkdir -p "$WORK/site" && echo "hello from orders" >"$WORK/site/index.html"
+python3 -m http.server 8081 --bind 127.0.0.1 --directory "$WORK/site" >/dev/null 2>&1 &
+UP_PID=$!
+"$BIN" run --config config/outrigger.yaml 2>"$WORK/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do
+    if curl -s -o /dev/null http://127.0.0.1:15001/ 2>/dev/null && curl -s -o /dev/null http://127.0.0.1:8081/; then break; fi
+    sleep 0.1
+done
+body=$(curl -s -H 'Host: orders' http://127.0.0.1:15001/index.html)
+[ "$body" = "hello from orders" ] || { echo "got: $body"; cat "$WORK/proxy.log"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: unknown' http://127.0.0.1:15001/)
+[ "$code" = 404 ] || { echo "unknown host gave $code"; exit 1; }
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+echo "smoke: ok"
