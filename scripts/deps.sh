@@ -2,7 +2,7 @@
 # Installs the system packages Outrigger builds against, when missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for pkg in libcurl4-openssl-dev libssl-dev curl python3; do
+for pkg in libcurl4-openssl-dev libssl-dev curl python3 openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -44,4 +44,44 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: unknown' http://127.0.0.
 [ "$code" = 404 ] || { echo "unknown host gave $code"; exit 1; }
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID"
+
+# https:// endpoints: a private CA via tls_ca_file is trusted; without it the handshake fails (502).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/key.pem" -out "$WORK/cert.pem" -days 1 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+cat >"$WORK/tls.py" <<PY
+import http.server, ssl
+server = http.server.HTTPServer(("127.0.0.1", 18443), http.server.SimpleHTTPRequestHandler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("$WORK/cert.pem", "$WORK/key.pem")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+PY
+(cd "$WORK/site" && python3 "$WORK/tls.py" >/dev/null 2>&1) &
+TLS_PID=$!
+cat >"$WORK/tls.yaml" <<YAML
+listen: 127.0.0.1:15011
+admin: { listen: 127.0.0.1:15012 }
+registry: tls-registry.yaml
+YAML
+cat >"$WORK/tls-registry.yaml" <<YAML
+services:
+  secure:
+    endpoints: [https://localhost:18443]
+    tls_ca_file: cert.pem
+  untrusted:
+    endpoints: [https://localhost:18443]
+YAML
+"$BIN" run --config "$WORK/tls.yaml" 2>"$WORK/tls-proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do
+    if curl -s -o /dev/null http://127.0.0.1:15011/ && curl -sk -o /dev/null https://127.0.0.1:18443/; then break; fi
+    sleep 0.1
+done
+body=$(curl -s -H 'Host: secure' http://127.0.0.1:15011/index.html)
+[ "$body" = "hello from orders" ] || { echo "https endpoint gave: $body"; cat "$WORK/tls-proxy.log"; kill $TLS_PID; exit 1; }
+err=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: untrusted' http://127.0.0.1:15011/)
+kill $TLS_PID
+[ "$err" = "502 upstream_connect_failed" ] || { echo "untrusted https endpoint gave: $err"; exit 1; }
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
 echo "smoke: ok"

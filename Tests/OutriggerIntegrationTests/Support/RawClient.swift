@@ -18,6 +18,10 @@ final class RawClient: Sendable {
     private let group: MultiThreadedEventLoopGroup
 
     static func connect(port: Int, autoRead: Bool = true) async throws -> RawClient {
+        try await self.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port), autoRead: autoRead)
+    }
+
+    static func connect(to address: SocketAddress, autoRead: Bool = true) async throws -> RawClient {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = NIOLockedValueBox(State())
         let channel = try await ClientBootstrap(group: group)
@@ -27,7 +31,7 @@ final class RawClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(CollectingHandler(state: state))
                 }
             }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(to: address).get()
         return RawClient(channel: channel, state: state, group: group)
     }
 

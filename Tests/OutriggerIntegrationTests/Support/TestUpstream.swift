@@ -44,7 +44,13 @@ final class TestUpstream: Sendable {
     let stats = NIOLockedValueBox(Stats())
     let port: Int
 
-    init(behaviour: @escaping @Sendable (WireMessage) -> UpstreamAction = { _ in .text(body: "ok") }) async throws {
+    /// The unix socket path when bound to one.
+    let socketPath: String?
+
+    init(
+        unixSocket: String? = nil,
+        behaviour: @escaping @Sendable (WireMessage) -> UpstreamAction = { _ in .text(body: "ok") }
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let stats = self.stats
         let bootstrap = ServerBootstrap(group: group)
@@ -57,8 +63,15 @@ final class TestUpstream: Sendable {
                 }
             }
         self.group = group
-        self.channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
-        self.port = self.channel.localAddress!.port!
+        if let unixSocket {
+            self.channel = try await bootstrap.bind(unixDomainSocketPath: unixSocket, cleanupExistingSocketFile: true)
+                .get()
+            self.port = 0
+        } else {
+            self.channel = try await bootstrap.bind(host: "127.0.0.1", port: 0).get()
+            self.port = self.channel.localAddress!.port!
+        }
+        self.socketPath = unixSocket
     }
 
     var requests: [WireMessage] { self.stats.withLockedValue { $0.requests } }

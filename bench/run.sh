@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Outrigger vs nginx vs HAProxy as reverse proxies, in one run, on one machine.
+#
+# - One upstream for all: nginx serving a 64 B and a 16 KiB file on 127.0.0.1:18080.
+# - Each proxy runs alone while measured, pinned to one core (PROXY_CPU, default 0), one worker/thread
+#   (Outrigger: workers: 1, i.e. one event loop plus its curl thread, both on that core).
+# - wrk (and the upstream) run on the other core (LOAD_CPU, default 1).
+# - Throughput: wrk -c CONNS keep-alive GETs for DURATION seconds.
+# - CPU per request: the proxy process's utime+stime (all threads, /proc/PID/stat) over the run / requests.
+# - Added latency: wrk -c1 median latency through the proxy minus the median straight to the upstream.
+#
+# Usage: bench/run.sh            (env: DURATION=10 CONNS=64 PROXY_CPU=0 LOAD_CPU=1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-64}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+OUT=bench/out
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+for tool in nginx haproxy wrk taskset python3; do
+    command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install nginx-light haproxy wrk)"; exit 1; }
+done
+[ -x .build/release/outrigger ] || swift build -c release >/dev/null
+
+UP=18080 NGX=18081 HAP=18082 OUTR=18083 ADMIN=18084
+mkdir -p "$WORK/www" "$WORK/ngx-up" "$WORK/ngx-proxy"
+head -c 64 /dev/urandom | base64 | head -c 64 >"$WORK/www/small"
+head -c 16384 /dev/urandom | base64 -w0 | head -c 16384 >"$WORK/www/large"
+
+cat >"$WORK/ngx-up/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $WORK/ngx-up/pid; error_log $WORK/ngx-up/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$UP; root $WORK/www; } }
+CONF
+cat >"$WORK/ngx-proxy/nginx.conf" <<CONF
+worker_processes 1; daemon off; pid $WORK/ngx-proxy/pid; error_log $WORK/ngx-proxy/error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  upstream up { server 127.0.0.1:$UP; keepalive 128; }
+  server { listen 127.0.0.1:$NGX;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host \$host; proxy_buffering on; } } }
+CONF
+cat >"$WORK/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 10000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$HAP
+  default_backend b
+backend b
+  server s1 127.0.0.1:$UP
+CONF
+cat >"$WORK/outrigger.yaml" <<CONF
+listen: 127.0.0.1:$OUTR
+admin: { listen: 127.0.0.1:$ADMIN }
+workers: 1
+access_log: off
+registry: registry.yaml
+CONF
+cat >"$WORK/registry.yaml" <<CONF
+services:
+  bench:
+    endpoints: [127.0.0.1:$UP]
+CONF
+
+wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/small" -H 'Host: bench' && return 0; sleep 0.1; done; echo "port $1 never answered"; exit 1; }
+
+taskset -c "$LOAD_CPU" nginx -p "$WORK/ngx-up" -c "$WORK/ngx-up/nginx.conf" & PIDS+=($!)
+wait_port $UP
+
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+tick_hz=$(getconf CLK_TCK)
+
+# run_proxy NAME PORT PID -> appends lines "NAME SIZE rps cpu_us_per_req p50_ms_c1" to $OUT/results.txt
+measure() {
+    local name=$1 port=$2 pid=$3
+    for size in small large; do
+        # Warm up connections and caches.
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H 'Host: bench' "http://127.0.0.1:$port/$size" >/dev/null
+        local before after
+        before=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+        taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Host: bench' "http://127.0.0.1:$port/$size" >"$OUT/$name-$size.txt"
+        after=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+        taskset -c "$LOAD_CPU" wrk -t1 -c1 -d3s --latency -H 'Host: bench' "http://127.0.0.1:$port/$size" >"$OUT/$name-$size-c1.txt"
+        python3 - "$name" "$size" "$OUT/$name-$size.txt" "$OUT/$name-$size-c1.txt" "$((after - before))" "$tick_hz" <<'PY' >>"$OUT/results.txt"
+import re, sys
+name, size, load, c1, ticks, hz = sys.argv[1:7]
+text = open(load).read()
+total = int(re.search(r"(\d+) requests in", text).group(1))
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+lat = open(c1).read()
+m = re.search(r"50%\s+([\d.]+)(us|ms|s)", lat)
+p50 = float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+cpu_us = int(ticks) / int(hz) * 1e6 / total if total else 0
+print(f"{name} {size} {rps:.0f} {cpu_us:.2f} {p50:.4f} {errors.group(1) if errors else 0}")
+PY
+    done
+}
+
+: >"$OUT/results.txt"
+measure direct $UP ""
+
+taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx-proxy" -c "$WORK/ngx-proxy/nginx.conf" & NPID=$!; PIDS+=($NPID)
+wait_port $NGX
+measure nginx $NGX "$NPID"
+kill "$NPID"; wait "$NPID" 2>/dev/null || true
+
+taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db & HPID=$!; PIDS+=($HPID)
+wait_port $HAP
+measure haproxy $HAP "$HPID"
+kill "$HPID"; wait "$HPID" 2>/dev/null || true
+
+taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning & OPID=$!; PIDS+=($OPID)
+wait_port $OUTR
+measure outrigger $OUTR "$OPID"
+kill "$OPID"; wait "$OPID" 2>/dev/null || true
+
+python3 - "$OUT/results.txt" <<'PY' | tee "$OUT/summary.txt"
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, size, rps, cpu, p50, errors = line.split()
+    rows[(name, size)] = (float(rps), float(cpu), float(p50), int(errors))
+print(f"{'proxy':<10} {'body':<6} {'req/s':>9} {'CPU us/req':>11} {'p50 c1 ms':>10} {'added ms':>9} {'non-2xx':>8}")
+for size in ("small", "large"):
+    direct = rows[("direct", size)][2]
+    for name in ("direct", "nginx", "haproxy", "outrigger"):
+        rps, cpu, p50, errors = rows[(name, size)]
+        added = p50 - direct if name != "direct" else 0.0
+        print(f"{name:<10} {('64B' if size == 'small' else '16KiB'):<6} {rps:>9.0f} {cpu:>11.2f} {p50:>10.3f} {added:>9.3f} {errors:>8}")
+print()
+print("Outrigger relative to each (throughput ratio >1 is better; CPU and added-latency ratios <1 are better):")
+for size in ("small", "large"):
+    o = rows[("outrigger", size)]
+    direct = rows[("direct", size)][2]
+    for ref in ("nginx", "haproxy"):
+        r = rows[(ref, size)]
+        added_o, added_r = o[2] - direct, r[2] - direct
+        lat = f"{added_o / added_r:.2f}x" if added_r > 0 else "n/a"
+        print(f"  {('64B' if size == 'small' else '16KiB'):<6} vs {ref:<8}: throughput {o[0] / r[0]:.2f}x, "
+              f"CPU/request {o[1] / r[1]:.2f}x, added latency {lat}")
+PY
