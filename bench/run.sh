@@ -19,6 +19,7 @@ LOAD_CPU=${LOAD_CPU:-1}
 OUT=bench/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
+chmod 755 "$WORK"  # nginx workers run unprivileged and must read the files
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -40,7 +41,7 @@ http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:$UP; root $WORK/www; } }
 CONF
 cat >"$WORK/ngx-proxy/nginx.conf" <<CONF
-worker_processes 1; daemon off; pid $WORK/ngx-proxy/pid; error_log $WORK/ngx-proxy/error.log;
+worker_processes 1; master_process off; daemon off; pid $WORK/ngx-proxy/pid; error_log $WORK/ngx-proxy/error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   upstream up { server 127.0.0.1:$UP; keepalive 128; }
@@ -51,7 +52,7 @@ CONF
 cat >"$WORK/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 10000
+  maxconn 4096
 defaults
   mode http
   timeout connect 5s
