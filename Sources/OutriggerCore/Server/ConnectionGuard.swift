@@ -5,6 +5,10 @@ struct HeaderReadTimeoutEvent {}
 
 /// Watches raw inbound bytes for the connection timers of SPEC §2: `header_read_timeout` from the first byte of a
 /// request head until the head is parsed, and `client_idle_timeout` between requests.
+///
+/// Requests only move a deadline; a single scheduled check per connection re-arms itself for the newest deadline
+/// when it fires early. Scheduling and cancelling an event-loop task per request cost more than the rest of the
+/// request's bookkeeping (measured with `perf`, see bench/README.md).
 final class ConnectionGuard: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -18,7 +22,9 @@ final class ConnectionGuard: ChannelInboundHandler {
     private let headerTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private var state = State.readingHead
+    private var deadline: NIODeadline?
     private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     private var context: ChannelHandlerContext?
 
     init(headerTimeoutMs: Int64, idleTimeoutMs: Int64) {
@@ -53,36 +59,48 @@ final class ConnectionGuard: ChannelInboundHandler {
         context.fireChannelRead(data)
     }
 
-    /// A request head was parsed: no timer while the exchange runs.
+    /// A request head was parsed: no deadline while the exchange runs.
     func headReceived() {
-        self.timer?.cancel()
-        self.timer = nil
         self.state = .busy
+        self.deadline = nil
     }
 
-    /// The exchange finished and the connection stays open: start the idle timer.
+    /// The exchange finished and the connection stays open: the idle deadline starts.
     func exchangeFinished() {
         self.arm(.idle)
     }
 
     private func arm(_ state: State) {
-        self.timer?.cancel()
         self.state = state
-        guard let context = self.context else { return }
         let amount = state == .idle ? self.idleTimeout : self.headerTimeout
-        guard amount.nanoseconds > 0 else {
-            self.timer = nil
+        guard amount.nanoseconds > 0, let context = self.context else {
+            self.deadline = nil
             return
         }
+        let deadline = NIODeadline.now() + amount
+        self.deadline = deadline
+        if let scheduled = self.timerDeadline, scheduled <= deadline { return }
+        self.schedule(at: deadline, context: context)
+    }
+
+    private func schedule(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timerDeadline = deadline
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.timer = context.eventLoop.scheduleTask(in: amount) {
-            loopBound.value.fire()
+        self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.check()
         }
     }
 
-    private func fire() {
-        guard let context = self.context else { return }
+    private func check() {
         self.timer = nil
+        self.timerDeadline = nil
+        guard let context = self.context, let deadline = self.deadline else { return }
+        if NIODeadline.now() < deadline {
+            self.schedule(at: deadline, context: context)
+            return
+        }
+        self.deadline = nil
         switch self.state {
         case .readingHead:
             context.fireUserInboundEventTriggered(HeaderReadTimeoutEvent())

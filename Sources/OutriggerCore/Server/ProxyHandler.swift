@@ -50,6 +50,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     private var closing = false
     private var random = FastRandom()
     private var clientAddress: String?
+    private var inputClosed = false
 
     init(context: ProxyContext, connectionGuard: ConnectionGuard) {
         self.context = context
@@ -89,6 +90,12 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // The client half-closed: answer what it sent, then close (RFC 9112 §9.6).
+            self.inputClosed = true
+            if self.exchange == nil && self.queue.isEmpty { context.close(promise: nil) }
+            return
+        }
         if event is HeaderReadTimeoutEvent {
             guard self.exchange == nil else { return }
             let error = OutriggerError(
@@ -120,9 +127,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         return exchange.requestEnded && !exchange.responseComplete
     }
 
+    /// Reads go on while a response is pending (so a client's close is seen and no epoll re-registration is paid
+    /// per request); only a client that pipelines more than `maxQueuedParts` parts ahead is held.
     private var mayRead: Bool {
-        !self.closing && !self.uploadBlocked && !self.isWaitingForResponse && self.queue.isEmpty
+        !self.closing && !self.uploadBlocked && self.queue.count < Self.maxQueuedParts
     }
+
+    static let maxQueuedParts = 64
 
     private func resumeReadingIfPossible(context: ChannelHandlerContext) {
         if self.readPending && self.mayRead {
@@ -382,7 +393,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
 
     private func finishExchange(_ exchange: Exchange, context: ChannelHandlerContext) {
         self.exchange = nil
-        if !exchange.keepAlive {
+        if !exchange.keepAlive || (self.inputClosed && self.queue.isEmpty) {
             self.closing = true
             self.queue.removeAll()
             let channel = context.channel

@@ -32,6 +32,7 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let open = context.openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
                 context.totalConnections.wrappingIncrement(ordering: .relaxed)
