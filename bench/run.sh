@@ -9,11 +9,15 @@
 # - CPU per request: the proxy process's utime+stime (all threads, /proc/PID/stat) over the run / requests.
 # - Added latency: wrk -c1 median latency through the proxy minus the median straight to the upstream.
 #
-# Usage: bench/run.sh            (env: DURATION=10 CONNS=64 PROXY_CPU=0 LOAD_CPU=1)
+# - ROUNDS rounds, proxies interleaved in each; the summary takes each figure's median over rounds, since a
+#   shared machine drifts by 10-20% between runs.
+#
+# Usage: bench/run.sh            (env: DURATION=10 CONNS=64 ROUNDS=3 PROXY_CPU=0 LOAD_CPU=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-64}
+ROUNDS=${ROUNDS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 OUT=bench/out
@@ -115,29 +119,35 @@ PY
 }
 
 : >"$OUT/results.txt"
-measure direct $UP ""
+for round in $(seq 1 "$ROUNDS"); do
+    echo "round $round/$ROUNDS" >&2
+    measure direct $UP ""
 
-taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx-proxy" -c "$WORK/ngx-proxy/nginx.conf" & NPID=$!; PIDS+=($NPID)
-wait_port $NGX
-measure nginx $NGX "$NPID"
-kill "$NPID"; wait "$NPID" 2>/dev/null || true
+    taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx-proxy" -c "$WORK/ngx-proxy/nginx.conf" & NPID=$!; PIDS+=($NPID)
+    wait_port $NGX
+    measure nginx $NGX "$NPID"
+    kill "$NPID"; wait "$NPID" 2>/dev/null || true
 
-taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db & HPID=$!; PIDS+=($HPID)
-wait_port $HAP
-measure haproxy $HAP "$HPID"
-kill "$HPID"; wait "$HPID" 2>/dev/null || true
+    taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db & HPID=$!; PIDS+=($HPID)
+    wait_port $HAP
+    measure haproxy $HAP "$HPID"
+    kill "$HPID"; wait "$HPID" 2>/dev/null || true
 
-taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning & OPID=$!; PIDS+=($OPID)
-wait_port $OUTR
-measure outrigger $OUTR "$OPID"
-kill "$OPID"; wait "$OPID" 2>/dev/null || true
+    taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning & OPID=$!; PIDS+=($OPID)
+    wait_port $OUTR
+    measure outrigger $OUTR "$OPID"
+    kill "$OPID"; wait "$OPID" 2>/dev/null || true
+done
 
 python3 - "$OUT/results.txt" <<'PY' | tee "$OUT/summary.txt"
-import sys
-rows = {}
+import statistics, sys
+samples = {}
 for line in open(sys.argv[1]):
     name, size, rps, cpu, p50, errors = line.split()
-    rows[(name, size)] = (float(rps), float(cpu), float(p50), int(errors))
+    samples.setdefault((name, size), []).append((float(rps), float(cpu), float(p50), int(errors)))
+rows = {key: (statistics.median(s[0] for s in v), statistics.median(s[1] for s in v),
+              statistics.median(s[2] for s in v), sum(s[3] for s in v)) for key, v in samples.items()}
+print(f"medians over {len(next(iter(samples.values())))} rounds")
 print(f"{'proxy':<10} {'body':<6} {'req/s':>9} {'CPU us/req':>11} {'p50 c1 ms':>10} {'added ms':>9} {'non-2xx':>8}")
 for size in ("small", "large"):
     direct = rows[("direct", size)][2]

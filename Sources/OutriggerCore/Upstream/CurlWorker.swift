@@ -34,6 +34,7 @@ public final class CurlWorker: @unchecked Sendable {
     var curlDirty: [Transfer] = []
     var curlLocalCommands: [Command] = []
     private var curlPool: [EasyHandle] = []
+    private var curlHeadBuilders: [ResponseHeadBuilder] = []
     private var curlActive = 0
 
     /// Creates a worker with its own multi handle; call `start()` to run its thread.
@@ -152,6 +153,7 @@ public final class CurlWorker: @unchecked Sendable {
             return
         }
         transfer.curlEasy = easy
+        if let builder = self.curlHeadBuilders.popLast() { transfer.curlHead = builder }
         let opaque = Unmanaged.passRetained(transfer).toOpaque()
         transfer.curlRetained = true
         let request = transfer.curlRequest
@@ -159,6 +161,8 @@ public final class CurlWorker: @unchecked Sendable {
         _ = ccurl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, opaque)
         _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, easy.errorBuffer)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        // One receive buffer of 64 KiB (curl's default is 16 KiB): a 16 KiB body plus its head in one read.
+        _ = ccurl_easy_setopt_long(handle, CURLOPT_BUFFERSIZE, 64 * 1024)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         _ = ccurl_easy_setopt_string(handle, CURLOPT_URL, request.baseURL)
         _ = ccurl_easy_setopt_string(handle, CURLOPT_REQUEST_TARGET, request.target)
@@ -267,6 +271,14 @@ public final class CurlWorker: @unchecked Sendable {
         easy.reset()
         if self.curlPool.count < 256 { self.curlPool.append(easy) }
         Unmanaged.passUnretained(transfer).release()
+    }
+
+    /// Returns a transfer's header builder (and its buffers) to the pool once its head is complete.
+    func recycleHeadBuilder(of transfer: Transfer) {
+        var builder = transfer.curlHead
+        transfer.curlHead = ResponseHeadBuilder()
+        builder.recycle()
+        if self.curlHeadBuilders.count < 256 { self.curlHeadBuilders.append(builder) }
     }
 
     /// Hands every pending event to its event loop: one `execute` per loop per turn.

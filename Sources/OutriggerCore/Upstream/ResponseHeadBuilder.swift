@@ -31,8 +31,12 @@ struct ResponseHeadBuilder {
     private var storage: [UInt8] = []
     private var fields: [(nameStart: Int, nameEnd: Int, valueStart: Int, valueEnd: Int)] = []
 
-    init() {
-        self.storage.reserveCapacity(512)
+    /// An empty builder; its buffers grow on first use and are kept when the worker pools it.
+    init() {}
+
+    /// Clears the builder for reuse, keeping its buffers' capacity.
+    mutating func recycle() {
+        self.reset()
     }
 
     /// Feeds one header line as curl delivers it (CRLF included). Returns a head when a final block is complete.
@@ -126,12 +130,16 @@ struct ResponseHeadBuilder {
         // Names listed in the upstream's Connection header are hop-by-hop too (RFC 9110 §7.6.1).
         var connectionTokens: [ArraySlice<UInt8>] = []
         var hasContentLength = false
+        var contentLength = 0
         var hasRequestID = false
         for field in self.fields {
             if self.nameIs(field, "connection") {
                 connectionTokens += HeaderNames.tokens(self.storage[field.valueStart..<field.valueEnd])
             } else if self.nameIs(field, "content-length") {
                 hasContentLength = true
+                for byte in self.storage[field.valueStart..<field.valueEnd] where byte >= 48 && byte <= 57 {
+                    contentLength = min(contentLength &* 10 &+ Int(byte - 48), 1 << 40)
+                }
             } else if self.nameIs(field, "x-request-id") {
                 hasRequestID = true
             }
@@ -149,7 +157,15 @@ struct ResponseHeadBuilder {
         }
         let close = !client.keepAlive || framing == .closeDelimited
 
-        var buffer = allocator.buffer(capacity: 64 + self.storage.count + self.fields.count * 4 + self.reason.count)
+        // The head and the first body bytes share one buffer: it is handed to the event loop as is.
+        let bodyHint: Int
+        switch framing {
+        case .none: bodyHint = 0
+        case .contentLength: bodyHint = min(contentLength, 64 * 1024)
+        case .chunked, .closeDelimited: bodyHint = 16 * 1024 + 16
+        }
+        let headSize = 128 + self.storage.count + self.fields.count * 4 + self.reason.count + client.requestID.utf8.count
+        var buffer = allocator.buffer(capacity: headSize + bodyHint)
         buffer.writeStaticString("HTTP/1.1 ")
         buffer.writeString(String(self.status))
         buffer.writeInteger(UInt8(ascii: " "))

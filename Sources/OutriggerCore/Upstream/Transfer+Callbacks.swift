@@ -26,9 +26,13 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
         transfer.curlFraming = head.framing
         transfer.curlStatus = head.status
         transfer.curlCloseAfter = head.closeConnection
-        var bytes = head.bytes
-        bytes.withUnsafeReadableBytes { transfer.curlAppendOutput($0) }
-        bytes.clear()
+        if transfer.curlOutput == nil {
+            transfer.curlOutput = head.bytes
+            transfer.curlMarkDirty()
+        } else {
+            head.bytes.withUnsafeReadableBytes { transfer.curlAppendOutput($0) }
+        }
+        transfer.worker.recycleHeadBuilder(of: transfer)
         return length
     }
 }
