@@ -312,4 +312,41 @@ struct TransparencyTests {
         await proxy.stop()
         await upstream.stop()
     }
+
+    @Test func upstreamSendingBothLengthAndChunked_isReframed_withoutContentLength() async throws {
+        let raw = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+        try await withProxy(behaviour: { _ in .respond(Array(raw.utf8)) }) { _, proxy in
+            let client = try await proxy.client()
+            try await client.send("GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.value("content-length") == nil)
+            #expect(response.value("transfer-encoding") == "chunked")
+            #expect(response.bodyText == "hello")
+            await client.close()
+        }
+    }
+
+    @Test func halfClosedClient_stillGetsItsResponse() async throws {
+        try await withProxy(behaviour: { _ in .text(body: "after half-close") }) { _, proxy in
+            let client = try await proxy.client()
+            try await client.send("GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+            try await client.channel.close(mode: .output)
+            try await client.waitForClose()
+            #expect(try await client.readResponse().bodyText == "after half-close")
+            await client.close()
+        }
+    }
+
+    @Test func connect_isRefused_neverTunnelled() async throws {
+        try await withProxy { upstream, proxy in
+            let client = try await proxy.client()
+            try await client.send("CONNECT svc:443 HTTP/1.1\r\nHost: svc:443\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.status == 400)
+            #expect(response.value("x-outrigger-error") == "bad_request")
+            try await client.waitForClose()
+            #expect(upstream.requests.isEmpty)
+            await client.close()
+        }
+    }
 }

@@ -15,12 +15,22 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     public var original: String
 
     /// The URL prefix handed to libcurl; the request target is set separately, byte for byte.
-    public var curlBaseURL: String {
-        switch self.scheme {
-        case .unix: return "http://localhost/"
+    /// Computed once: it is read on every request.
+    public let curlBaseURL: String
+
+    /// Creates an endpoint.
+    public init(scheme: Scheme, host: String, port: Int, socketPath: String?, original: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.socketPath = socketPath
+        self.original = original
+        switch scheme {
+        case .unix:
+            self.curlBaseURL = "http://localhost/"
         case .http, .https:
-            let hostPart = self.host.contains(":") ? "[\(self.host)]" : self.host
-            return "\(self.scheme.rawValue)://\(hostPart):\(self.port)/"
+            let hostPart = host.contains(":") ? "[\(host)]" : host
+            self.curlBaseURL = "\(scheme.rawValue)://\(hostPart):\(port)/"
         }
     }
 

@@ -59,6 +59,13 @@ public struct Router: Sendable {
 
     /// Lower-cases a host and removes its port (and IPv6 brackets' port), as SPEC §3 compares them.
     static func normalize(host: String) -> String {
+        // Fast path, the common case: already a lower-case name without port.
+        if host.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 })
+            || (host.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 || $0 == 95 })
+                && host.utf8.last != 46)
+        {
+            return host
+        }
         var value = Substring(host)
         if let at = value.lastIndex(of: "@") { value = value[value.index(after: at)...] }
         if value.hasPrefix("[") {

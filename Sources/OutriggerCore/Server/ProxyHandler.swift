@@ -188,6 +188,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         let exchange = Exchange(requestID: requestID, isHead: head.method == .HEAD, keepAlive: head.isKeepAlive)
         self.exchange = exchange
 
+        if head.method == .CONNECT {
+            // Outrigger is a reverse proxy for the registry's services, never a tunnel (SPEC §3).
+            let error = OutriggerError(.badRequest, "CONNECT is not supported: Outrigger is not a forward proxy")
+            exchange.keepAlive = false  // the parser treats what follows CONNECT as tunnel bytes
+            self.respondLocal(error, exchange: exchange, context: context)
+            return
+        }
         let body: UpstreamRequest.Body
         switch Self.bodyFraming(head.headers) {
         case .failure(let error):

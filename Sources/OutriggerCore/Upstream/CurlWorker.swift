@@ -154,6 +154,8 @@ public final class CurlWorker: @unchecked Sendable {
         }
         transfer.curlEasy = easy
         if let builder = self.curlHeadBuilders.popLast() { transfer.curlHead = builder }
+        transfer.curlHead.framing = transfer.curlRequest.framing
+        transfer.curlHead.allocator = self.allocator
         let opaque = Unmanaged.passRetained(transfer).toOpaque()
         transfer.curlRetained = true
         let request = transfer.curlRequest

@@ -26,6 +26,10 @@ struct ResponseHeadBuilder {
         var closeConnection: Bool
     }
 
+    /// How the client's connection frames the response; set once per transfer.
+    var framing = UpstreamRequest.ClientFraming(isHead: false, clientIsHTTP11: true, keepAlive: true, requestID: "")
+    /// Where the head's buffer comes from.
+    var allocator = ByteBufferAllocator()
     private var status = 0
     private var reason: [UInt8] = []
     private var storage: [UInt8] = []
@@ -43,6 +47,13 @@ struct ResponseHeadBuilder {
     mutating func feed(
         line: UnsafeRawBufferPointer, framing: UpstreamRequest.ClientFraming, allocator: ByteBufferAllocator
     ) -> Result<Head, HeadError>? {
+        self.framing = framing
+        self.allocator = allocator
+        return self.feed(line: line)
+    }
+
+    /// Feeds one header line using the framing and allocator already set.
+    mutating func feed(line: UnsafeRawBufferPointer) -> Result<Head, HeadError>? {
         var end = line.count
         while end > 0 && (line[end - 1] == UInt8(ascii: "\n") || line[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
         if end == 0 {
@@ -53,7 +64,7 @@ struct ResponseHeadBuilder {
                 self.reset()
                 return nil
             }
-            return .success(self.build(framing: framing, allocator: allocator))
+            return .success(self.build())
         }
         if end >= 5 && line[0] == UInt8(ascii: "H") && line[1] == UInt8(ascii: "T") && line[2] == UInt8(ascii: "T")
             && line[3] == UInt8(ascii: "P") && line[4] == UInt8(ascii: "/")
@@ -126,10 +137,12 @@ struct ResponseHeadBuilder {
         HeaderNames.equalsLowercase(self.storage[field.nameStart..<field.nameEnd], lower)
     }
 
-    private func build(framing client: UpstreamRequest.ClientFraming, allocator: ByteBufferAllocator) -> Head {
+    private func build() -> Head {
+        let client = self.framing
         // Names listed in the upstream's Connection header are hop-by-hop too (RFC 9110 §7.6.1).
         var connectionTokens: [ArraySlice<UInt8>] = []
         var hasContentLength = false
+        var hasTransferEncoding = false
         var contentLength = 0
         var hasRequestID = false
         for field in self.fields {
@@ -142,8 +155,13 @@ struct ResponseHeadBuilder {
                 }
             } else if self.nameIs(field, "x-request-id") {
                 hasRequestID = true
+            } else if self.nameIs(field, "transfer-encoding") {
+                hasTransferEncoding = true
             }
         }
+        // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which must then not be passed on.
+        let dropContentLength = hasTransferEncoding && hasContentLength
+        if dropContentLength { hasContentLength = false }
         let bodyless = client.isHead || self.status == 204 || self.status == 304
         let framing: BodyFraming
         if bodyless {
@@ -165,9 +183,11 @@ struct ResponseHeadBuilder {
         case .chunked, .closeDelimited: bodyHint = 16 * 1024 + 16
         }
         let headSize = 128 + self.storage.count + self.fields.count * 4 + self.reason.count + client.requestID.utf8.count
-        var buffer = allocator.buffer(capacity: headSize + bodyHint)
+        var buffer = self.allocator.buffer(capacity: headSize + bodyHint)
         buffer.writeStaticString("HTTP/1.1 ")
-        buffer.writeString(String(self.status))
+        buffer.writeInteger(UInt8(truncatingIfNeeded: 48 + self.status / 100))
+        buffer.writeInteger(UInt8(truncatingIfNeeded: 48 + (self.status / 10) % 10))
+        buffer.writeInteger(UInt8(truncatingIfNeeded: 48 + self.status % 10))
         buffer.writeInteger(UInt8(ascii: " "))
         buffer.writeBytes(self.reason)
         buffer.writeStaticString("\r\n")
@@ -179,7 +199,7 @@ struct ResponseHeadBuilder {
             {
                 continue
             }
-            // A body-less 204 must not carry Content-Length (RFC 9110 §8.6); pass it for HEAD and 304.
+            if dropContentLength && HeaderNames.equalsLowercase(name, "content-length") { continue }
             buffer.writeBytes(name)
             buffer.writeStaticString(": ")
             buffer.writeBytes(self.storage[field.valueStart..<field.valueEnd])

@@ -14,9 +14,7 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
         return length
     }
     let line = UnsafeRawBufferPointer(start: buffer, count: length)
-    switch transfer.curlHead.feed(
-        line: line, framing: transfer.curlRequest.framing, allocator: transfer.worker.allocator)
-    {
+    switch transfer.curlHead.feed(line: line) {
     case .none:
         return length
     case .failure(let error):
@@ -63,9 +61,28 @@ let transferWriteCallback: ccurl_data_callback = { buffer, size, count, userdata
     case .contentLength, .closeDelimited:
         transfer.curlAppendOutput(bytes)
     case .chunked:
-        var header = String(length, radix: 16)
-        header += "\r\n"
-        header.withUTF8 { transfer.curlAppendOutput(UnsafeRawBufferPointer($0)) }
+        // Chunk size line in hex, written without allocating.
+        var line: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let count = withUnsafeMutableBytes(of: &line) { raw -> Int in
+            let hex: StaticString = "0123456789abcdef"
+            var digits = 0
+            var value = length
+            repeat {
+                digits += 1
+                value >>= 4
+            } while value > 0
+            value = length
+            hex.withUTF8Buffer { table in
+                for index in stride(from: digits - 1, through: 0, by: -1) {
+                    raw[index] = table[value & 0xF]
+                    value >>= 4
+                }
+            }
+            raw[digits] = 13
+            raw[digits + 1] = 10
+            return digits + 2
+        }
+        withUnsafeBytes(of: &line) { transfer.curlAppendOutput(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         transfer.curlAppendOutput(bytes)
         crlf.withUTF8Buffer { transfer.curlAppendOutput(UnsafeRawBufferPointer($0)) }
     }
