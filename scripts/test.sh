@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 swift test
 bash scripts/smoke.sh
+bash scripts/stream-rss.sh .build/debug/outrigger

@@ -61,7 +61,9 @@ public struct Router: Sendable {
     static func normalize(host: String) -> String {
         // Fast path, the common case: already a lower-case name without port.
         if host.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 })
-            || (host.utf8.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 || $0 == 95 })
+            || (host.utf8.allSatisfy({
+                ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 || $0 == 95
+            })
                 && host.utf8.last != 46)
         {
             return host

@@ -182,7 +182,8 @@ struct ResponseHeadBuilder {
         case .contentLength: bodyHint = min(contentLength, 64 * 1024)
         case .chunked, .closeDelimited: bodyHint = 16 * 1024 + 16
         }
-        let headSize = 128 + self.storage.count + self.fields.count * 4 + self.reason.count + client.requestID.utf8.count
+        let headSize =
+            128 + self.storage.count + self.fields.count * 4 + self.reason.count + client.requestID.utf8.count
         var buffer = self.allocator.buffer(capacity: headSize + bodyHint)
         buffer.writeStaticString("HTTP/1.1 ")
         buffer.writeInteger(UInt8(truncatingIfNeeded: 48 + self.status / 100))
