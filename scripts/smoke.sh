@@ -7,6 +7,7 @@ swift build >/dev/null
 BIN=.build/debug/outrigger
 WORK=$(mktemp -d)
 cleanup() {
+    [ -n "${TLS_PID:-}" ] && kill "$TLS_PID" 2>/dev/null || true
     [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
     [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
     rm -rf "$WORK"
@@ -56,7 +57,7 @@ context.load_cert_chain("$WORK/cert.pem", "$WORK/key.pem")
 server.socket = context.wrap_socket(server.socket, server_side=True)
 server.serve_forever()
 PY
-(cd "$WORK/site" && python3 "$WORK/tls.py" >/dev/null 2>&1) &
+(cd "$WORK/site" && exec python3 "$WORK/tls.py" >/dev/null 2>&1) &
 TLS_PID=$!
 cat >"$WORK/tls.yaml" <<YAML
 listen: 127.0.0.1:15011

@@ -1,3 +1,5 @@
+import Logging
+
 /// Everything a request needs from the configuration, as one immutable snapshot.
 ///
 /// A request reads the snapshot once when its head arrives and keeps it to the end, so a reload never changes a
@@ -10,12 +12,18 @@ public final class ProxyState: Sendable {
     /// Live services by name.
     public let services: [String: ServiceRuntime]
 
-    /// Builds a snapshot.
-    public init(loaded: LoadedConfig) {
+    /// Builds a snapshot; services that existed in `previous` keep their breaker, health and counters.
+    public init(
+        loaded: LoadedConfig, clock: any MillisecondClock = SystemMillisecondClock(),
+        logger: Logger = Logger(label: "outrigger"), previous: ProxyState? = nil
+    ) {
         self.loaded = loaded
         var services: [String: ServiceRuntime] = [:]
         for name in loaded.registry.order {
-            if let config = loaded.registry.services[name] { services[name] = ServiceRuntime(config: config) }
+            if let config = loaded.registry.services[name] {
+                services[name] = ServiceRuntime(
+                    config: config, clock: clock, logger: logger, previous: previous?.services[name])
+            }
         }
         self.services = services
         self.router = Router(routes: loaded.config.routes, services: services)

@@ -1,25 +1,158 @@
 import Atomics
+import Logging
+import NIOConcurrencyHelpers
 
-/// A service as the proxy runs it: its config plus the live counters that endpoint selection needs.
+/// A service as the proxy runs it: its config, breaker, endpoints' health, retry budget, limit and counters.
+///
+/// The state machines sit under one lock per service; callers get decisions back and do any I/O after unlocking.
+/// Breaker transitions are logged here, at warning, with their reason (SPEC §5).
 public final class ServiceRuntime: Sendable {
+    /// What the state machines of one service hold together.
+    public struct State: Sendable {
+        /// The breaker.
+        public var breaker: CircuitBreaker
+        /// Endpoint health and choice.
+        public var endpoints: EndpointSet
+        /// The retry budget.
+        public var budget: RetryBudget
+        var random = FastRandom()
+    }
+
     /// The service's configuration, merged with `defaults`.
     public let config: ServiceConfig
-    private let nextIndex = ManagedAtomic<Int>(0)
+    /// Decision counters.
+    public let counters: ServiceCounters
+    /// The lock-protected state machines.
+    public let state: NIOLockedValueBox<State>
+    /// Requests in flight (for `max_concurrent_requests`).
+    public let inFlight = ManagedAtomic<Int>(0)
+    let clock: any MillisecondClock
+    let logger: Logger
 
-    /// Wraps a service's config.
-    public init(config: ServiceConfig) {
+    /// Creates the runtime of a service; `previous` (same name, before a reload) hands over breaker and health.
+    public init(
+        config: ServiceConfig, clock: any MillisecondClock = SystemMillisecondClock(),
+        logger: Logger = Logger(label: "outrigger"), previous: ServiceRuntime? = nil
+    ) {
         self.config = config
+        self.clock = clock
+        self.logger = logger
+        let now = clock.nowMs()
+        var endpoints = EndpointSet(endpoints: config.endpoints, balance: config.policy.balance)
+        var breaker = CircuitBreaker(policy: config.policy.breaker, nowMs: now)
+        if let previous {
+            previous.state.withLockedValue { old in
+                endpoints.adopt(from: old.endpoints)
+                if old.breaker.policy == config.policy.breaker { breaker = old.breaker }
+            }
+        }
+        self.state = NIOLockedValueBox(
+            State(
+                breaker: breaker, endpoints: endpoints,
+                budget: RetryBudget(
+                    percent: config.policy.retries.budgetPercent, windowMs: config.policy.breaker.windowMs)
+            ))
+        self.counters = previous?.counters ?? ServiceCounters()
     }
 
     /// The service name.
     public var name: String { self.config.name }
 
-    /// Picks the next endpoint in round-robin order.
-    public func nextEndpoint() -> Endpoint? {
-        let endpoints = self.config.endpoints
-        guard !endpoints.isEmpty else { return nil }
-        if endpoints.count == 1 { return endpoints[0] }
-        let index = self.nextIndex.loadThenWrappingIncrement(ordering: .relaxed)
-        return endpoints[(index & Int.max) % endpoints.count]
+    /// Takes a concurrency slot; false (and counted) when `max_concurrent_requests` are already in flight.
+    public func acquireSlot() -> Bool {
+        let now = self.inFlight.wrappingIncrementThenLoad(ordering: .relaxed)
+        if now > self.config.policy.maxConcurrentRequests {
+            self.inFlight.wrappingDecrement(ordering: .relaxed)
+            self.counters.overloaded.wrappingIncrement(ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    /// Gives a slot back.
+    public func releaseSlot() {
+        self.inFlight.wrappingDecrement(ordering: .relaxed)
+    }
+
+    /// Asks the breaker to let a try through, and (for a first try) counts the request in the retry budget.
+    public func admit(firstTry: Bool) -> CircuitBreaker.Admission {
+        let now = self.clock.nowMs()
+        let (admission, transition) = self.state.withLockedValue { state in
+            if firstTry { state.budget.recordRequest(nowMs: now) }
+            return state.breaker.admit(nowMs: now)
+        }
+        self.report(transition)
+        if case .rejected = admission { self.counters.breakerRejections.wrappingIncrement(ordering: .relaxed) }
+        return admission
+    }
+
+    /// Chooses an endpoint for a try (counted in flight until `finish`).
+    public func pickEndpoint(avoid: Int? = nil) -> (index: Int, endpoint: Endpoint)? {
+        let now = self.clock.nowMs()
+        return self.state.withLockedValue { state in
+            guard let index = state.endpoints.pick(nowMs: now, avoid: avoid, using: &state.random) else { return nil }
+            return (index, state.endpoints.endpoints[index])
+        }
+    }
+
+    /// Records a try's result: `failure` nil on success; `connectFailed` when no connection was made.
+    public func finish(
+        ticket: CircuitBreaker.Ticket, endpoint index: Int, failureCode: String?, connectFailed: Bool
+    ) {
+        let now = self.clock.nowMs()
+        let endpointName = self.config.endpoints[index].original
+        let (transition, ejected) = self.state.withLockedValue { state in
+            let failure = failureCode.map { CircuitBreaker.Failure(atMs: now, endpoint: endpointName, code: $0) }
+            let transition = state.breaker.record(ticket, failure: failure, nowMs: now)
+            let ejected = state.endpoints.finish(index, connectFailed: connectFailed, nowMs: now)
+            return (transition, ejected)
+        }
+        self.report(transition)
+        if let ejected {
+            self.counters.ejections.wrappingIncrement(ordering: .relaxed)
+            self.logger.warning(
+                "endpoint ejected",
+                metadata: [
+                    "service": "\(self.name)", "endpoint": "\(endpointName)", "ejected_for_ms": "\(ejected)",
+                    "reason": "consecutive_connect_failures=\(EndpointSet.ejectAfter)",
+                ])
+        }
+    }
+
+    /// A try ended without a result (client gone): frees its probe slot and endpoint count, counts nothing.
+    public func abandon(ticket: CircuitBreaker.Ticket, endpoint index: Int?) {
+        let now = self.clock.nowMs()
+        self.state.withLockedValue { state in
+            state.breaker.abandon(ticket)
+            if let index { _ = state.endpoints.finish(index, connectFailed: false, nowMs: now) }
+        }
+    }
+
+    /// Takes a retry from the budget; counts a refusal.
+    public func takeRetry() -> Bool {
+        let now = self.clock.nowMs()
+        let allowed = self.state.withLockedValue { $0.budget.tryRetry(nowMs: now) }
+        if allowed {
+            self.counters.retries.wrappingIncrement(ordering: .relaxed)
+        } else {
+            self.counters.budgetExhausted.wrappingIncrement(ordering: .relaxed)
+        }
+        return allowed
+    }
+
+    /// A random backoff for retry number `retry`.
+    public func backoffMs(retry: Int) -> Int64 {
+        self.state.withLockedValue { Backoff.delayMs(retry: retry, using: &$0.random) }
+    }
+
+    func report(_ transition: CircuitBreaker.Transition?) {
+        guard let transition else { return }
+        self.counters.transitions.wrappingIncrement(ordering: .relaxed)
+        self.logger.warning(
+            "breaker \(transition.from.rawValue) -> \(transition.to.rawValue)",
+            metadata: [
+                "service": "\(self.name)", "breaker.from": "\(transition.from.rawValue)",
+                "breaker.to": "\(transition.to.rawValue)", "reason": "\(transition.reason)",
+            ])
     }
 }

@@ -229,7 +229,12 @@ public final class CurlWorker: @unchecked Sendable {
                     transfer.curlAppendOutput(UnsafeRawBufferPointer($0))
                 }
             }
-            transfer.curlCompletion = .finished(status: transfer.curlStatus, close: transfer.curlCloseAfter)
+            var held: ByteBuffer?
+            if transfer.curlHolding {
+                held = transfer.curlOutput ?? self.allocator.buffer(capacity: 0)
+                transfer.curlOutput = nil
+            }
+            transfer.curlCompletion = .finished(status: transfer.curlStatus, close: transfer.curlCloseAfter, held: held)
         } else {
             var error: OutriggerError
             if transfer.curlHeadError != nil || (result == CURLE_OK && !started) {
@@ -289,8 +294,17 @@ public final class CurlWorker: @unchecked Sendable {
         var batches: [(loop: any EventLoop, items: [TransferDelivery])] = []
         for transfer in self.curlDirty {
             transfer.curlDirty = false
-            let output = transfer.curlOutput
-            transfer.curlOutput = nil
+            var holdNow = false
+            if transfer.curlHolding, let pending = transfer.curlOutput, transfer.curlCompletion == nil {
+                if pending.readableBytes <= Transfer.holdLimit {
+                    holdNow = true  // keep holding: the bytes stay here until the response is complete
+                } else {
+                    transfer.curlHolding = false  // too big to hold: stream it, and it will not be retried
+                }
+            }
+            if holdNow && !transfer.curlResumeReading { continue }
+            let output = holdNow ? nil : transfer.curlOutput
+            if !holdNow { transfer.curlOutput = nil }
             if let output {
                 transfer.backlog.wrappingIncrement(by: output.readableBytes, ordering: .sequentiallyConsistent)
             }
@@ -332,8 +346,11 @@ struct TransferDelivery: @unchecked Sendable {
             guard let completion = item.completion, let sink = transfer.sink else { continue }
             transfer.sink = nil
             switch completion {
-            case .finished(let status, let close):
-                sink.transferDidFinish(transfer, status: status, closeConnection: close)
+            case .finished(let status, let close, let held):
+                if let held {
+                    transfer.backlog.wrappingIncrement(by: held.readableBytes, ordering: .sequentiallyConsistent)
+                }
+                sink.transferDidFinish(transfer, status: status, closeConnection: close, held: held)
             case .failed(let error, let started):
                 sink.transfer(transfer, didFail: error, responseStarted: started)
             }

@@ -24,6 +24,7 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
         transfer.curlFraming = head.framing
         transfer.curlStatus = head.status
         transfer.curlCloseAfter = head.closeConnection
+        transfer.curlHolding = transfer.curlRequest.holdStatuses.contains(head.status)
         if transfer.curlOutput == nil {
             transfer.curlOutput = head.bytes
             transfer.curlMarkDirty()

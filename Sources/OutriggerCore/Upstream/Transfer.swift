@@ -9,8 +9,9 @@ protocol TransferSink: AnyObject {
     func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer)
     /// The upstream drained the request body below the low watermark: reading from the client may resume.
     func transferWantsMoreBody(_ transfer: Transfer)
-    /// The exchange completed; `closeConnection` when the response framing requires a close.
-    func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool)
+    /// The exchange completed; `closeConnection` when the response framing requires a close. `held` carries the
+    /// whole response when its status was one the request asked to hold (a retry candidate); nothing was sent.
+    func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?)
     /// The exchange failed; `responseStarted` when head bytes already went to the client.
     func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool)
 }
@@ -39,7 +40,7 @@ final class Transfer: @unchecked Sendable {
 
     /// How a transfer ended, as seen on the curl thread.
     enum Completion {
-        case finished(status: Int, close: Bool)
+        case finished(status: Int, close: Bool, held: ByteBuffer?)
         case failed(OutriggerError, responseStarted: Bool)
     }
 
@@ -49,6 +50,8 @@ final class Transfer: @unchecked Sendable {
     /// Bytes handed to the event loop but not yet written to the client, above which curl pauses receiving.
     static let backlogHighWater = 512 * 1024
     static let backlogLowWater = 128 * 1024
+    /// A held (retryable) response larger than this is streamed after all, and then not retried.
+    static let holdLimit = 64 * 1024
 
     let eventLoop: any EventLoop
     let worker: CurlWorker
@@ -73,6 +76,8 @@ final class Transfer: @unchecked Sendable {
     var curlPauseBits: Int32 = 0
     var curlHeadError: HeadError?
     var curlRetained = false
+    /// The response's status is one to hold back until it is complete.
+    var curlHolding = false
 
     // === shared ===
     let backlog = ManagedAtomic<Int>(0)

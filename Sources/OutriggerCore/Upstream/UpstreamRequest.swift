@@ -50,4 +50,7 @@ struct UpstreamRequest {
     var tlsCAFile: String?
     /// Response framing for the client.
     var framing: ClientFraming
+    /// Statuses that may still be retried: such a response is held back (up to `Transfer.holdLimit`) instead of
+    /// streamed, so a retry never follows bytes already sent to the client (SPEC §5).
+    var holdStatuses: [Int] = []
 }

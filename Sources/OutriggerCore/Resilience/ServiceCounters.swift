@@ -1,0 +1,45 @@
+import Atomics
+
+/// Per-service counters for every decision (SPEC §5, §7): lock-free, read by the admin API.
+public final class ServiceCounters: Sendable {
+    /// Requests routed to the service (each client request once, whatever its retries).
+    public let requests = ManagedAtomic<Int>(0)
+    /// Responses sent to clients by class: index 0 = 1xx ... 4 = 5xx.
+    public let responsesByClass: [ManagedAtomic<Int>] = (0..<5).map { _ in ManagedAtomic(0) }
+    /// Outrigger's own errors by code, indexed like `OutriggerError.Code.allCases`.
+    public let errorsByCode: [ManagedAtomic<Int>] = OutriggerError.Code.allCases.map { _ in ManagedAtomic(0) }
+    /// Retries started.
+    public let retries = ManagedAtomic<Int>(0)
+    /// Retries refused because the budget was spent.
+    public let budgetExhausted = ManagedAtomic<Int>(0)
+    /// Requests rejected by the breaker.
+    public let breakerRejections = ManagedAtomic<Int>(0)
+    /// Requests rejected by `max_concurrent_requests`.
+    public let overloaded = ManagedAtomic<Int>(0)
+    /// Breaker transitions.
+    public let transitions = ManagedAtomic<Int>(0)
+    /// Endpoint ejections.
+    public let ejections = ManagedAtomic<Int>(0)
+
+    /// Fresh counters.
+    public init() {}
+
+    /// Counts a response sent to a client.
+    public func countResponse(status: Int) {
+        let index = min(max(status / 100 - 1, 0), 4)
+        self.responsesByClass[index].wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// Counts one of Outrigger's own errors.
+    public func countError(_ code: OutriggerError.Code) {
+        if let index = OutriggerError.Code.allCases.firstIndex(of: code) {
+            self.errorsByCode[index].wrappingIncrement(ordering: .relaxed)
+        }
+    }
+
+    /// The count for one error code.
+    public func errors(_ code: OutriggerError.Code) -> Int {
+        guard let index = OutriggerError.Code.allCases.firstIndex(of: code) else { return 0 }
+        return self.errorsByCode[index].load(ordering: .relaxed)
+    }
+}

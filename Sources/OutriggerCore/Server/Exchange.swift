@@ -1,0 +1,64 @@
+import NIOCore
+import NIOHTTP1
+
+/// One request/response exchange on a client connection, across all its tries (SPEC §4, §5).
+final class Exchange {
+    /// The id sent upstream and returned to the client.
+    let requestID: String
+    let requestIDWasKept: Bool
+    let head: HTTPRequestHead
+    let isHead: Bool
+    var keepAlive: Bool
+
+    // === routing and policy ===
+    var service: ServiceRuntime?
+    var target = ""
+    var body: UpstreamRequest.Body = .none
+    /// The head announced a body (Content-Length above 0 or chunked).
+    var expectsBody = false
+    /// Holds a `max_concurrent_requests` slot until the exchange ends.
+    var holdsSlot = false
+    /// Overall deadline (request_timeout, shortened by x-outrigger-timeout-ms), on the service clock.
+    var deadlineMs: Int64?
+
+    // === the current try ===
+    var transfer: Transfer?
+    var ticket: CircuitBreaker.Ticket?
+    var endpointIndex: Int?
+    /// Tries started so far (1 after the first).
+    var tries = 0
+    var lastError: OutriggerError?
+
+    // === retries (SPEC §5) ===
+    /// Idempotent method or Idempotency-Key.
+    var retryable = false
+    /// Request body kept for replay while it stays within `replayLimit`; nil once too big.
+    var replay: ByteBuffer?
+
+    // === request and response progress ===
+    var requestEnded = false
+    var responseStarted = false
+    var responseComplete = false
+    /// The answer is already out (a local error): remaining body parts are dropped.
+    var discardBody = false
+    var bodyBytes: Int64 = 0
+
+    /// Bodies up to this size are kept so a retry can resend them (SPEC §5).
+    static let replayLimit = 64 * 1024
+
+    init(head: HTTPRequestHead, requestID: String, requestIDWasKept: Bool) {
+        self.head = head
+        self.requestID = requestID
+        self.requestIDWasKept = requestIDWasKept
+        self.isHead = head.method == .HEAD
+        self.keepAlive = head.isKeepAlive
+    }
+
+    /// Methods that may be retried without an Idempotency-Key (SPEC §5).
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
+        default: return false
+        }
+    }
+}
