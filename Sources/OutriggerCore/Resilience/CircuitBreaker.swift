@@ -178,8 +178,8 @@ public struct CircuitBreaker: Sendable {
     public mutating func reset(nowMs: Int64) -> Transition? {
         let from = self.effectiveState
         self.forced = nil
-        let transition = self.move(to: .closed, nowMs: nowMs, reason: "reset by operator")
-        return from == .closed ? nil : transition
+        _ = self.move(to: .closed, nowMs: nowMs, reason: "reset by operator")
+        return from == .closed ? nil : Transition(from: from, to: .closed, reason: "reset by operator")
     }
 
     // === helpers ===
