@@ -66,7 +66,8 @@ struct CircuitBreakerTests {
     }
 
     @Test func window_forgetsOldResults() {
-        var breaker = CircuitBreaker(policy: Self.policy(consecutive: 100, rate: 0.5, minimum: 4, window: 1000), nowMs: 0)
+        var breaker = CircuitBreaker(
+            policy: Self.policy(consecutive: 100, rate: 0.5, minimum: 4, window: 1000), nowMs: 0)
         Self.request(&breaker, now: 0, fails: true)
         Self.request(&breaker, now: 10, fails: true)
         Self.request(&breaker, now: 20, fails: true)
@@ -300,7 +301,9 @@ struct ResilienceMachinesTests {
         var set = Self.endpoints(2, balance: .leastRequest)
         var random = FastRandom()
         // Load endpoint 0 heavily; with two endpoints both are always compared.
-        for _ in 0..<10 { if set.pick(nowMs: 0, using: &random) == 1 { _ = set.finish(1, connectFailed: false, nowMs: 0) } }
+        for _ in 0..<10 {
+            if set.pick(nowMs: 0, using: &random) == 1 { _ = set.finish(1, connectFailed: false, nowMs: 0) }
+        }
         let picks = (0..<20).map { _ -> Int in
             let index = set.pick(nowMs: 0, using: &random)!
             _ = set.finish(index, connectFailed: false, nowMs: 0)

@@ -326,13 +326,22 @@ struct TransparencyTests {
         }
     }
 
-    @Test func halfClosedClient_stillGetsItsResponse() async throws {
-        try await withProxy(behaviour: { _ in .text(body: "after half-close") }) { _, proxy in
+    @Test func clientClosingMidRequest_cancelsTheUpstreamTransfer_andFreesItsSlot() async throws {
+        // As nginx (proxy_ignore_client_abort off): a client that goes away aborts its request upstream.
+        try await withProxy(behaviour: { _ in .hang }) { upstream, proxy in
             let client = try await proxy.client()
             try await client.send("GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
+            let service = try #require(proxy.server.state().services["svc"])
+            let clock = ContinuousClock()
+            var deadline = clock.now + .seconds(10)
+            while upstream.requests.isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(service.inFlight.load(ordering: .relaxed) == 1)
             try await client.channel.close(mode: .output)
-            try await client.waitForClose()
-            #expect(try await client.readResponse().bodyText == "after half-close")
+            deadline = clock.now + .seconds(10)
+            while service.inFlight.load(ordering: .relaxed) != 0 && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(service.inFlight.load(ordering: .relaxed) == 0)
             await client.close()
         }
     }

@@ -58,7 +58,8 @@ public struct EndpointSet: Sendable {
         switch self.balance {
         case .roundRobin:
             chosen = candidates[self.cursor % candidates.count]
-            self.cursor &+= 1
+            // A retry steering around a failed endpoint does not move the rotation of first tries.
+            if avoid == nil { self.cursor &+= 1 }
         case .leastRequest:
             if candidates.count == 1 {
                 chosen = candidates[0]

@@ -73,7 +73,7 @@ extension ProxyHandler {
     func finishExchange(_ exchange: Exchange, context: ChannelHandlerContext) {
         self.releaseSlot(exchange)
         self.exchange = nil
-        if !exchange.keepAlive || (self.inputClosed && self.queue.isEmpty) {
+        if !exchange.keepAlive {
             self.closing = true
             self.queue.removeAll()
             let channel = context.channel

@@ -30,7 +30,6 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     var closing = false
     var random = FastRandom()
     var clientAddress: String?
-    var inputClosed = false
 
     init(context: ProxyContext, connectionGuard: ConnectionGuard) {
         self.context = context
@@ -70,12 +69,6 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case ChannelEvent.inputClosed = event {
-            // The client half-closed: answer what it sent, then close (RFC 9112 §9.6).
-            self.inputClosed = true
-            if self.exchange == nil && self.queue.isEmpty { context.close(promise: nil) }
-            return
-        }
         if event is HeaderReadTimeoutEvent {
             guard self.exchange == nil else { return }
             let error = OutriggerError(

@@ -32,7 +32,6 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let open = context.openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
                 context.totalConnections.wrappingIncrement(ordering: .relaxed)
@@ -88,6 +87,9 @@ public final class ProxyServer: Sendable {
 
     /// Connections currently open.
     public var openConnections: Int { self.context.openConnections.load(ordering: .relaxed) }
+
+    /// The configuration snapshot new requests run on.
+    public func state() -> ProxyState { self.context.state() }
 
     /// Swaps the configuration snapshot used by new requests.
     public func replace(state: ProxyState) { self.context.replace(state) }
