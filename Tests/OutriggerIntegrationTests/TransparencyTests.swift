@@ -93,7 +93,7 @@ struct TransparencyTests {
             #expect(
                 request.headerNames == [
                     "host", "content-length", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
-                    "x-request-id",
+                    "x-request-id", "traceparent", "b3",
                 ])
             #expect(request.body.count == body.utf8.count)
             await client.close()

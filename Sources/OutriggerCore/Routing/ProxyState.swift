@@ -11,6 +11,8 @@ public final class ProxyState: Sendable {
     public let router: Router
     /// Live services by name.
     public let services: [String: ServiceRuntime]
+    /// Trace header handling of this configuration.
+    public let tracing: TracePropagator
 
     /// Builds a snapshot; services that existed in `previous` keep their breaker, health and counters.
     public init(
@@ -26,6 +28,8 @@ public final class ProxyState: Sendable {
             }
         }
         self.services = services
+        self.tracing = TracePropagator(
+            formats: loaded.config.tracing.formats, sampleRatio: loaded.config.tracing.sampleRatio)
         self.router = Router(routes: loaded.config.routes, services: services)
     }
 }

@@ -35,6 +35,17 @@ final class Exchange {
     /// Request body kept for replay while it stays within `replayLimit`; nil once too big.
     var replay: ByteBuffer?
 
+    // === observability (SPEC §6) ===
+    var trace: TraceContext?
+    let startedAt = NIODeadline.now()
+    let startedWall = AccessRecord.now()
+    var firstTryAt: NIODeadline?
+    var upstreamDoneAt: NIODeadline?
+    var bytesOut: Int64 = 0
+    var status = 0
+    var errorCode: String?
+    var endpointName: String?
+
     // === request and response progress ===
     var requestEnded = false
     var responseStarted = false

@@ -13,8 +13,15 @@ final class ProxyContext: Sendable {
     let openConnections = ManagedAtomic<Int>(0)
     let totalConnections = ManagedAtomic<Int>(0)
     let refusedConnections = ManagedAtomic<Int>(0)
+    /// Requests answered, all services and local errors included.
+    let requests = ManagedAtomic<Int>(0)
+    let accessLog: AccessLog?
 
-    init(state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger) {
+    init(
+        state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger,
+        accessLog: AccessLog?
+    ) {
+        self.accessLog = accessLog
         self.current = NIOLockedValueBox(state)
         self.limits = state.loaded.config.limits
         self.workers = workers

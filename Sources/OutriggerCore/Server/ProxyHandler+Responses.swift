@@ -21,6 +21,9 @@ extension ProxyHandler {
             extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
             allocator: context.channel.allocator)
         exchange.responseStarted = true
+        exchange.status = error.code.status
+        exchange.errorCode = error.code.rawValue
+        exchange.bytesOut += Int64(response.readableBytes)
         context.write(self.wrapOutboundOut(response), promise: nil)
         if exchange.requestEnded || !exchange.keepAlive {
             self.finishExchange(exchange, context: context)
@@ -38,12 +41,18 @@ extension ProxyHandler {
 
     func writeLocalAndClose(_ error: OutriggerError, requestID: String?, context: ChannelHandlerContext) {
         self.closing = true
-        if let exchange = self.exchange { self.releaseSlot(exchange) }
+        let requestID = requestID ?? RequestID.generate(using: &self.random)
+        let response = ErrorResponder.response(
+            for: error, requestID: requestID, close: true, allocator: context.channel.allocator)
+        if let exchange = self.exchange {
+            self.releaseSlot(exchange)
+            exchange.bytesOut += Int64(response.readableBytes)
+            self.logAccess(exchange, status: error.code.status, error: error.code.rawValue)
+        } else {
+            self.logAccess(nil, status: error.code.status, error: error.code.rawValue, requestID: requestID)
+        }
         self.exchange = nil
         self.queue.removeAll()
-        let response = ErrorResponder.response(
-            for: error, requestID: requestID ?? RequestID.generate(using: &self.random), close: true,
-            allocator: context.channel.allocator)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(response)).whenComplete { _ in
             channel.close(promise: nil)
@@ -72,6 +81,7 @@ extension ProxyHandler {
 
     func finishExchange(_ exchange: Exchange, context: ChannelHandlerContext) {
         self.releaseSlot(exchange)
+        self.logAccess(exchange, status: exchange.status, error: exchange.errorCode)
         self.exchange = nil
         if !exchange.keepAlive {
             self.closing = true
@@ -93,5 +103,33 @@ extension ProxyHandler {
             }
         }
         self.resumeReadingIfPossible(context: context)
+    }
+
+    /// Writes the access log line of an exchange (SPEC §6), or of a request that never got a parsed head.
+    func logAccess(_ exchange: Exchange?, status: Int, error: String?, requestID: String? = nil) {
+        self.context.requests.wrappingIncrement(ordering: .relaxed)
+        guard let log = self.context.accessLog else { return }
+        let now = NIODeadline.now()
+        var record = AccessRecord(
+            time: exchange?.startedWall ?? AccessRecord.now(), client: self.clientAddress, method: "", path: "",
+            service: nil, endpoint: nil, status: status, bytesIn: 0, bytesOut: 0, durationMs: 0, upstreamMs: nil,
+            attempts: 0, error: error, requestID: requestID ?? "", traceID: nil, spanID: nil)
+        if let exchange {
+            record.method = exchange.head.method.rawValue
+            record.path = exchange.head.uri
+            record.service = exchange.service?.name
+            record.endpoint = exchange.endpointName
+            record.bytesIn = exchange.bodyBytes
+            record.bytesOut = exchange.bytesOut
+            record.durationMs = Double((now - exchange.startedAt).nanoseconds) / 1e6
+            if let first = exchange.firstTryAt {
+                record.upstreamMs = Double(((exchange.upstreamDoneAt ?? now) - first).nanoseconds) / 1e6
+            }
+            record.attempts = exchange.tries
+            record.requestID = exchange.requestID
+            record.traceID = exchange.trace?.traceID
+            record.spanID = exchange.trace?.spanID
+        }
+        log.log(record.json())
     }
 }

@@ -31,7 +31,9 @@ extension ProxyHandler {
             return
         }
         exchange.endpointIndex = index
+        exchange.endpointName = endpoint.original
         exchange.tries += 1
+        if exchange.firstTryAt == nil { exchange.firstTryAt = .now() }
 
         var timeoutMs = policy.requestTimeoutMs
         if let deadline = exchange.deadlineMs {
@@ -62,7 +64,8 @@ extension ProxyHandler {
         let headers = RequestHeaderRules.curlHeaders(
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
-                requestIDWasKept: exchange.requestIDWasKept))
+                requestIDWasKept: exchange.requestIDWasKept,
+                trace: exchange.trace.map { (self.context.state().tracing, $0) }))
         let request = UpstreamRequest(
             baseURL: endpoint.curlBaseURL,
             target: exchange.target,
@@ -152,14 +155,24 @@ extension ProxyHandler {
         }
     }
 
+    /// The status code of a response head the curl worker built (`HTTP/1.1 NNN ...`).
+    static func status(of head: ByteBuffer) -> Int {
+        guard let digits = head.getBytes(at: head.readerIndex + 9, length: 3) else { return 0 }
+        return digits.reduce(0) { $0 * 10 + Int($1 &- 48) }
+    }
+
     // === impl TransferSink ===
 
     func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
         }
-        exchange.responseStarted = true
+        if !exchange.responseStarted {
+            exchange.responseStarted = true
+            exchange.status = Self.status(of: bytes)
+        }
         let count = bytes.readableBytes
+        exchange.bytesOut += Int64(count)
         context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
         transfer.consumed(count)
         if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
@@ -176,6 +189,7 @@ extension ProxyHandler {
             return
         }
         exchange.transfer = nil
+        exchange.upstreamDoneAt = .now()
         self.uploadBlocked = false
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
             service.finish(
@@ -188,8 +202,10 @@ extension ProxyHandler {
             transfer.consumed(held.readableBytes)
             if self.retryIfAllowed(exchange, condition: .status(status), context: context) { return }
             exchange.responseStarted = true
+            exchange.bytesOut += Int64(held.readableBytes)
             context.write(self.wrapOutboundOut(held), promise: nil)
         }
+        exchange.status = status
         exchange.responseComplete = true
         exchange.service?.counters.countResponse(status: status)
         if closeConnection { exchange.keepAlive = false }
@@ -205,6 +221,7 @@ extension ProxyHandler {
             return
         }
         exchange.transfer = nil
+        exchange.upstreamDoneAt = .now()
         self.uploadBlocked = false
         let connectFailed = error.code == .upstreamConnectFailed || error.code == .upstreamConnectTimeout
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
@@ -223,6 +240,7 @@ extension ProxyHandler {
         if responseStarted || exchange.responseStarted {
             // SPEC §8: the response cannot be completed honestly; closing tells the client it is truncated.
             exchange.service?.counters.countError(error.code)
+            self.logAccess(exchange, status: exchange.status, error: error.code.rawValue)
             self.releaseSlot(exchange)
             self.exchange = nil
             self.closing = true

@@ -44,7 +44,11 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let exchange = self.exchange { self.abandon(exchange) }
+        if let exchange = self.exchange {
+            self.abandon(exchange)
+            // nginx's 499: the client closed the connection before its response was complete.
+            self.logAccess(exchange, status: exchange.status == 0 ? 499 : exchange.status, error: "client_closed")
+        }
         self.exchange = nil
         self.queue.removeAll()
         self.handlerContext = nil
@@ -161,6 +165,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         }
         let exchange = Exchange(head: head, requestID: requestID, requestIDWasKept: kept)
         self.exchange = exchange
+        let state = self.context.state()
+        exchange.trace = state.tracing.context(for: head.headers, using: &self.random)
 
         if head.method == .CONNECT {
             // Outrigger is a reverse proxy for the registry's services, never a tunnel (SPEC §3).
@@ -186,7 +192,6 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             return
         }
 
-        let state = self.context.state()
         switch state.router.route(target: head.uri, hostHeader: head.headers.first(name: "host")) {
         case .failure(let error):
             self.respondLocal(error, exchange: exchange, context: context)

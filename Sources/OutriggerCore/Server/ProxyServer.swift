@@ -13,7 +13,8 @@ public final class ProxyServer: Sendable {
     public let localAddress: SocketAddress?
 
     /// Binds the listener and starts the workers; throws when the address cannot be bound.
-    public static func start(state: ProxyState, logger: Logger) async throws -> ProxyServer {
+    public static func start(state: ProxyState, logger: Logger, accessLog: AccessLog? = nil) async throws -> ProxyServer
+    {
         let config = state.loaded.config
         let threads = config.workers ?? System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -25,7 +26,8 @@ public final class ProxyServer: Sendable {
             workers.append(worker)
             map[ObjectIdentifier(loop)] = worker
         }
-        let context = ProxyContext(state: state, workers: map, fallback: workers[0], logger: logger)
+        let context = ProxyContext(
+            state: state, workers: map, fallback: workers[0], logger: logger, accessLog: accessLog)
         let limits = config.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

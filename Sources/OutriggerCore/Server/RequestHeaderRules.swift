@@ -14,6 +14,8 @@ enum RequestHeaderRules {
         var requestID: String
         /// The client's own x-request-id was sane and is kept as is.
         var requestIDWasKept: Bool
+        /// Trace headers to write (nil: trace headers pass untouched).
+        var trace: (propagator: TracePropagator, context: TraceContext)? = nil
     }
 
     /// Builds the curl header list. The caller owns the returned list (freed by the worker after the transfer).
@@ -32,12 +34,20 @@ enum RequestHeaderRules {
         var sawRequestID = false
         var host: String?
         let lastForwardedFor = input.headers.lastIndex(name: "x-forwarded-for")
+        var tracePresent: Set<String> = []
 
         for (index, (name, value)) in input.headers.enumerated() {
             if HeaderNames.isHopByHop(name) { continue }
             let lower = name.lowercased()
             if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
             var value = value
+            if let trace = input.trace,
+                let rewritten = trace.propagator.rewrite(lowercasedName: lower, context: trace.context)
+            {
+                // A trace header of a configured format: same trace, Outrigger's span (SPEC §6). Once per name.
+                guard let rewritten, tracePresent.insert(lower).inserted else { continue }
+                value = rewritten
+            }
             switch lower {
             case "expect":
                 // Outrigger answers 100-continue itself and streams the body; the upstream never waits for it.
@@ -69,6 +79,11 @@ enum RequestHeaderRules {
         if !sawProto { append("X-Forwarded-Proto: http") }
         if !sawForwardedHost, let host { append("X-Forwarded-Host: \(host)") }
         if !sawRequestID { append("x-request-id: \(input.requestID)") }
+        if let trace = input.trace {
+            for (name, value) in trace.propagator.additions(present: tracePresent, context: trace.context) {
+                append("\(name): \(value)")
+            }
+        }
         if !sawAccept { append("Accept:") }
         append("Expect:")
         return list

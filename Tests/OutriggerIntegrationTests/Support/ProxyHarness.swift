@@ -12,6 +12,7 @@ struct ProxyHarness: Sendable {
     static func start(
         services: [(String, [String])],
         routes: [OutriggerConfig.Route] = [],
+        accessLog: AccessLog? = nil,
         configure: (inout OutriggerConfig, inout ServicePolicy) -> Void = { _, _ in }
     ) async throws -> ProxyHarness {
         var config = OutriggerConfig()
@@ -28,7 +29,8 @@ struct ProxyHarness: Sendable {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let server = try await ProxyServer.start(
-            state: ProxyState(loaded: LoadedConfig(config: config, registry: registry)), logger: logger)
+            state: ProxyState(loaded: LoadedConfig(config: config, registry: registry), logger: logger), logger: logger,
+            accessLog: accessLog)
         return ProxyHarness(server: server, port: server.port!)
     }
 

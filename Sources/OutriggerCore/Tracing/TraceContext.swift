@@ -1,0 +1,63 @@
+/// The trace identity of one request as Outrigger propagates it (SPEC §6): one trace id shared with the caller,
+/// a span id of Outrigger's own, the caller's span as parent, and the sampling decision.
+public struct TraceContext: Sendable, Equatable {
+    /// 16 bytes as 32 lower-case hex digits.
+    public var traceID: String
+    /// Outrigger's own span, 8 bytes as 16 lower-case hex digits.
+    public var spanID: String
+    /// The caller's span, when the request carried one.
+    public var parentSpanID: String?
+    /// Whether the trace is sampled.
+    public var sampled: Bool
+    /// B3 debug flag, kept when it came in.
+    public var debug = false
+    /// The trace id as a B3 caller sent it (a 64-bit id stays 64-bit in B3 headers).
+    public var b3TraceID: String?
+
+    /// The trace id written in B3 headers.
+    public var b3Trace: String { self.b3TraceID ?? self.traceID }
+
+    /// The `traceparent` value (version 00) for the upstream.
+    public var traceparent: String { "00-\(self.traceID)-\(self.spanID)-\(self.sampled ? "01" : "00")" }
+
+    /// The single `b3` header value for the upstream.
+    public var b3Single: String {
+        var value = "\(self.b3Trace)-\(self.spanID)-\(self.debug ? "d" : (self.sampled ? "1" : "0"))"
+        if let parent = self.parentSpanID { value += "-\(parent)" }
+        return value
+    }
+}
+
+/// Lower-case hex helpers shared by the W3C and B3 parsers.
+enum Hex {
+    /// True when `text` is exactly `count` lower-case hex digits (uppercase is invalid in W3C, SPEC §6).
+    static func isLowerHex(_ text: Substring, count: Int) -> Bool {
+        text.utf8.count == count && text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
+    /// True when the hex digits are all zero (an invalid id).
+    static func isZero(_ text: Substring) -> Bool { text.utf8.allSatisfy { $0 == 48 } }
+
+    /// `count` random bytes as lower-case hex.
+    static func random<G: RandomNumberGenerator>(bytes count: Int, using generator: inout G) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(count * 2)
+        var word: UInt64 = 0
+        for index in 0..<count {
+            if index % 8 == 0 { word = generator.next() }
+            let byte = UInt8(truncatingIfNeeded: word >> (UInt64(index % 8) * 8))
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// A random non-zero id of `count` bytes.
+    static func randomID<G: RandomNumberGenerator>(bytes count: Int, using generator: inout G) -> String {
+        while true {
+            let id = Self.random(bytes: count, using: &generator)
+            if !Self.isZero(Substring(id)) { return id }
+        }
+    }
+}
