@@ -51,7 +51,7 @@ struct Run: AsyncParsableCommand {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(64)  // EX_USAGE, as linkerd2-proxy: a bad config is the operator's to fix.
         }
-        let service = ProxyService(loaded: loaded, logger: logger)
+        let service = OutriggerDaemon(loaded: loaded, configPath: self.options.path, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],

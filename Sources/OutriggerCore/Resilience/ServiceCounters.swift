@@ -20,6 +20,8 @@ public final class ServiceCounters: Sendable {
     public let transitions = ManagedAtomic<Int>(0)
     /// Endpoint ejections.
     public let ejections = ManagedAtomic<Int>(0)
+    /// Durations of requests answered, from head received to response end.
+    public let latency = LatencyHistogram()
 
     /// Fresh counters.
     public init() {}

@@ -145,6 +145,18 @@ public final class ServiceRuntime: Sendable {
         self.state.withLockedValue { Backoff.delayMs(retry: retry, using: &$0.random) }
     }
 
+    /// Forces the breaker open or closed until `resetBreaker` (admin API).
+    public func forceBreaker(_ state: CircuitBreaker.State) {
+        let now = self.clock.nowMs()
+        self.report(self.state.withLockedValue { $0.breaker.force(state, nowMs: now) })
+    }
+
+    /// Returns the breaker to automatic, closed, with fresh counts (admin API).
+    public func resetBreaker() {
+        let now = self.clock.nowMs()
+        self.report(self.state.withLockedValue { $0.breaker.reset(nowMs: now) })
+    }
+
     func report(_ transition: CircuitBreaker.Transition?) {
         guard let transition else { return }
         self.counters.transitions.wrappingIncrement(ordering: .relaxed)

@@ -6,7 +6,6 @@ import NIOCore
 /// What every connection of the proxy listener shares: the current config snapshot, the curl workers and counters.
 final class ProxyContext: Sendable {
     let logger: Logger
-    let limits: OutriggerConfig.Limits
     private let current: NIOLockedValueBox<ProxyState>
     private let workers: [ObjectIdentifier: CurlWorker]
     private let fallbackWorker: CurlWorker
@@ -16,6 +15,10 @@ final class ProxyContext: Sendable {
     /// Requests answered, all services and local errors included.
     let requests = ManagedAtomic<Int>(0)
     let accessLog: AccessLog?
+    /// Set when a graceful shutdown starts: connections close after their current response.
+    let draining = ManagedAtomic<Bool>(false)
+    /// Open client channels, so a drain can reach idle keep-alive connections.
+    let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
 
     init(
         state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger,
@@ -23,11 +26,13 @@ final class ProxyContext: Sendable {
     ) {
         self.accessLog = accessLog
         self.current = NIOLockedValueBox(state)
-        self.limits = state.loaded.config.limits
         self.workers = workers
         self.fallbackWorker = fallback
         self.logger = logger
     }
+
+    /// The inbound limits of the current configuration (a reload applies them to new connections and requests).
+    var limits: OutriggerConfig.Limits { self.state().loaded.config.limits }
 
     /// The snapshot a new request runs on.
     func state() -> ProxyState { self.current.withLockedValue { $0 } }

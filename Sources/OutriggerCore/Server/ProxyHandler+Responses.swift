@@ -83,7 +83,7 @@ extension ProxyHandler {
         self.releaseSlot(exchange)
         self.logAccess(exchange, status: exchange.status, error: exchange.errorCode)
         self.exchange = nil
-        if !exchange.keepAlive {
+        if !exchange.keepAlive || self.context.draining.load(ordering: .relaxed) {
             self.closing = true
             self.queue.removeAll()
             let channel = context.channel
@@ -108,8 +108,11 @@ extension ProxyHandler {
     /// Writes the access log line of an exchange (SPEC §6), or of a request that never got a parsed head.
     func logAccess(_ exchange: Exchange?, status: Int, error: String?, requestID: String? = nil) {
         self.context.requests.wrappingIncrement(ordering: .relaxed)
-        guard let log = self.context.accessLog else { return }
         let now = NIODeadline.now()
+        if let exchange, let service = exchange.service {
+            service.counters.latency.record(milliseconds: Double((now - exchange.startedAt).nanoseconds) / 1e6)
+        }
+        guard let log = self.context.accessLog else { return }
         var record = AccessRecord(
             time: exchange?.startedWall ?? AccessRecord.now(), client: self.clientAddress, method: "", path: "",
             service: nil, endpoint: nil, status: status, bytesIn: 0, bytesOut: 0, durationMs: 0, upstreamMs: nil,

@@ -73,6 +73,14 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainEvent {
+            // Idle keep-alive connections close now; busy ones after their current response.
+            if self.exchange == nil && self.queue.isEmpty {
+                self.closing = true
+                context.close(promise: nil)
+            }
+            return
+        }
         if event is HeaderReadTimeoutEvent {
             guard self.exchange == nil else { return }
             let error = OutriggerError(
@@ -164,6 +172,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             kept = false
         }
         let exchange = Exchange(head: head, requestID: requestID, requestIDWasKept: kept)
+        if self.context.draining.load(ordering: .relaxed) { exchange.keepAlive = false }
         self.exchange = exchange
         let state = self.context.state()
         exchange.trace = state.tracing.context(for: head.headers, using: &self.random)

@@ -28,17 +28,20 @@ public final class ProxyServer: Sendable {
         }
         let context = ProxyContext(
             state: state, workers: map, fallback: workers[0], logger: logger, accessLog: accessLog)
-        let limits = config.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
+                let limits = context.limits
                 let open = context.openConnections.wrappingIncrementThenLoad(ordering: .relaxed)
                 context.totalConnections.wrappingIncrement(ordering: .relaxed)
+                let id = ObjectIdentifier(channel)
+                context.channels.withLockedValue { $0[id] = channel }
                 channel.closeFuture.whenComplete { _ in
                     context.openConnections.wrappingDecrement(ordering: .relaxed)
+                    context.channels.withLockedValue { _ = $0.removeValue(forKey: id) }
                 }
                 if open > limits.maxConnections {
                     context.refusedConnections.wrappingIncrement(ordering: .relaxed)
@@ -87,6 +90,12 @@ public final class ProxyServer: Sendable {
     /// The bound TCP port, or nil for a unix socket.
     public var port: Int? { self.localAddress?.port }
 
+    /// Connections accepted since start, and refused by `max_connections`.
+    public var totalConnections: Int { self.context.totalConnections.load(ordering: .relaxed) }
+    public var refusedConnections: Int { self.context.refusedConnections.load(ordering: .relaxed) }
+    /// Requests answered since start (all services, Outrigger's own errors included).
+    public var requests: Int { self.context.requests.load(ordering: .relaxed) }
+
     /// Connections currently open.
     public var openConnections: Int { self.context.openConnections.load(ordering: .relaxed) }
 
@@ -96,22 +105,36 @@ public final class ProxyServer: Sendable {
     /// Swaps the configuration snapshot used by new requests.
     public func replace(state: ProxyState) { self.context.replace(state) }
 
-    /// Stops accepting, waits up to `drainTimeoutMs` for open connections to finish, then stops everything.
-    public func shutdown(drainTimeoutMs: Int64) async {
+    /// Stops accepting, lets in-flight requests finish within `drainTimeoutMs` (idle keep-alive connections close
+    /// at once, busy ones after their current response), then closes what is left and stops everything (SPEC §9).
+    /// Returns how many connections had to be cut.
+    @discardableResult
+    public func shutdown(drainTimeoutMs: Int64) async -> Int {
+        self.context.draining.store(true, ordering: .relaxed)
         try? await self.channel.close()
+        for channel in self.context.channels.withLockedValue({ Array($0.values) }) {
+            channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
+        }
         let deadline = NIODeadline.now() + .milliseconds(drainTimeoutMs)
         while self.openConnections > 0 && NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        let cut = self.openConnections
-        if cut > 0 {
+        let remaining = self.context.channels.withLockedValue { Array($0.values) }
+        if !remaining.isEmpty {
             self.context.logger.warning(
-                "drain timeout reached, closing connections", metadata: ["connections": "\(cut)"])
+                "drain_timeout reached: closing connections with requests still in flight",
+                metadata: ["connections": "\(remaining.count)", "drain_timeout_ms": "\(drainTimeoutMs)"])
+            for channel in remaining { try? await channel.close() }
         }
+        let cut = remaining.count
         for worker in self.workers { worker.shutdown() }
         try? await self.group.shutdownGracefully()
+        return cut
     }
 }
+
+/// Tells every connection that a graceful shutdown started.
+struct DrainEvent {}
 
 /// The listener could not be bound.
 public struct ListenError: Error, CustomStringConvertible {

@@ -247,7 +247,6 @@ public final class CurlWorker: @unchecked Sendable {
                         for: result, connected: connectTime > 0, message: message, service: transfer.service)
                     ?? OutriggerError(.upstreamReset, "the upstream exchange failed", service: transfer.service)
             }
-            error.detail = (error.detail ?? "") + " endpoint=\(transfer.endpoint)"
             transfer.curlCompletion = .failed(error, responseStarted: started)
         }
         transfer.curlMarkDirty()

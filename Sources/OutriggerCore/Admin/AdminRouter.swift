@@ -1,0 +1,131 @@
+import NIOHTTP1
+
+/// One admin response.
+struct AdminResponse {
+    var status: HTTPResponseStatus
+    var body: String
+    var contentType = "application/json"
+    var headers: [(String, String)] = []
+}
+
+/// The admin API of SPEC §7 as one `match` on method and path (as linkerd's admin server): JSON unless noted,
+/// 404 and 405 as JSON, mutations only by POST, bearer token checked in constant time when configured.
+struct AdminRouter {
+    let runtime: DaemonRuntime
+    let token: String?
+
+    func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders) -> AdminResponse {
+        if let token = self.token {
+            let given = headers.first(name: "authorization") ?? ""
+            guard Self.constantTimeEquals(given, "Bearer " + token) else {
+                return AdminResponse(
+                    status: .unauthorized, body: AdminJSON.error("unauthorized", "send Authorization: Bearer TOKEN"),
+                    headers: [("www-authenticate", "Bearer")])
+            }
+        }
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let parts = path.split(separator: "/").map(String.init)
+        switch parts.first {
+        case "healthz" where parts.count == 1:
+            return self.only(.GET, method) { AdminResponse(status: .ok, body: "ok\n", contentType: "text/plain") }
+        case "ready" where parts.count == 1:
+            return self.only(.GET, method) {
+                self.runtime.ready.load(ordering: .relaxed)
+                    ? AdminResponse(status: .ok, body: "{\"ready\":true}\n")
+                    : AdminResponse(status: .serviceUnavailable, body: "{\"ready\":false}\n")
+            }
+        case "stats" where parts.count == 1:
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(StatsView(self.runtime)))
+            }
+        case "metrics" where parts.count == 1:
+            return self.only(.GET, method) {
+                AdminResponse(
+                    status: .ok, body: PrometheusRenderer.render(PrometheusRenderer.snapshot(self.runtime)),
+                    contentType: "text/plain; version=0.0.4; charset=utf-8")
+            }
+        case "services" where parts.count == 1:
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(ServicesView(self.runtime)))
+            }
+        case "config" where parts.count == 1:
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(ConfigView(self.runtime.proxy.state().loaded)))
+            }
+        case "reload" where parts.count == 1:
+            return self.only(.POST, method) { self.reload() }
+        case "breakers":
+            return self.breakers(Array(parts.dropFirst()), method: method)
+        default:
+            return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint at \(path)"))
+        }
+    }
+
+    private func only(_ allowed: HTTPMethod, _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
+        guard method == allowed || (allowed == .GET && method == .HEAD) else {
+            return AdminResponse(
+                status: .methodNotAllowed,
+                body: AdminJSON.error("method_not_allowed", "use \(allowed.rawValue)"),
+                headers: [("allow", allowed.rawValue)])
+        }
+        return body()
+    }
+
+    private func reload() -> AdminResponse {
+        switch self.runtime.reload() {
+        case .applied(let summary):
+            return AdminResponse(status: .ok, body: "{\"reloaded\":true,\"summary\":\(JSON.quote(summary))}\n")
+        case .refused(let errors):
+            let list = errors.map(JSON.quote).joined(separator: ",")
+            return AdminResponse(
+                status: .badRequest,
+                body: "{\"reloaded\":false,\"error\":\"invalid_config\",\"errors\":[\(list)],"
+                    + "\"message\":\"the running configuration is kept\"}\n")
+        }
+    }
+
+    private func breakers(_ rest: [String], method: HTTPMethod) -> AdminResponse {
+        let state = self.runtime.proxy.state()
+        if rest.isEmpty {
+            return self.only(.GET, method) {
+                let views = state.loaded.registry.order.compactMap { state.services[$0] }.map {
+                    BreakerView($0, runtime: self.runtime)
+                }
+                return AdminResponse(status: .ok, body: AdminJSON.encode(["breakers": views]))
+            }
+        }
+        guard let service = state.services[rest[0]] else {
+            return AdminResponse(
+                status: .notFound, body: AdminJSON.error("unknown_service", "no service named '\(rest[0])'"))
+        }
+        if rest.count == 1 {
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(BreakerView(service, runtime: self.runtime)))
+            }
+        }
+        guard rest.count == 2, ["open", "close", "reset"].contains(rest[1]) else {
+            return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "use open, close or reset"))
+        }
+        return self.only(.POST, method) {
+            switch rest[1] {
+            case "open": service.forceBreaker(.open)
+            case "close": service.forceBreaker(.closed)
+            default: service.resetBreaker()
+            }
+            return AdminResponse(status: .ok, body: AdminJSON.encode(BreakerView(service, runtime: self.runtime)))
+        }
+    }
+
+    /// Compares without an early exit, so response time does not reveal how much of a token was right.
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for index in 0..<max(x.count, y.count) {
+            let p = index < x.count ? x[index] : 0
+            let q = index < y.count ? y[index] : 0
+            difference |= p ^ q
+        }
+        return difference == 0 && x.count == y.count
+    }
+}

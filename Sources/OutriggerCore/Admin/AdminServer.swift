@@ -1,0 +1,102 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The admin listener (SPEC §7): a small HTTP/1.1 server on its own event loop, never proxying.
+public final class AdminServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let channel: any Channel
+
+    /// The bound port, or nil for a unix socket.
+    public var port: Int? { self.channel.localAddress?.port }
+
+    /// Binds the admin API; refuses a non-loopback address without a token (SPEC §7).
+    public static func start(runtime: DaemonRuntime, address: ListenAddress, token: String?) async throws
+        -> AdminServer
+    {
+        guard address.isLocalOnly || token != nil else {
+            throw ListenError(
+                address: address,
+                underlying: AdminExposureError())
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let router = AdminRouter(runtime: runtime, token: token)
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(router: router))
+                }
+            }
+        do {
+            let channel: any Channel
+            switch address {
+            case .inet(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path):
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            }
+            return AdminServer(group: group, channel: channel)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw ListenError(address: address, underlying: error)
+        }
+    }
+
+    private init(group: MultiThreadedEventLoopGroup, channel: any Channel) {
+        self.group = group
+        self.channel = channel
+    }
+
+    /// Closes the listener and its connections.
+    public func shutdown() async {
+        try? await self.channel.close()
+        try? await self.group.shutdownGracefully()
+    }
+}
+
+/// A non-loopback admin address without `admin.token`.
+struct AdminExposureError: Error, CustomStringConvertible {
+    var description: String { "admin.listen is not a loopback address and admin.token is not set" }
+}
+
+private final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let router: AdminRouter
+    var head: HTTPRequestHead?
+
+    init(router: AdminRouter) { self.router = router }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.head = head
+        case .body:
+            break  // admin requests carry no meaningful body
+        case .end:
+            guard let head = self.head else { return }
+            self.head = nil
+            let response = self.router.handle(method: head.method, uri: head.uri, headers: head.headers)
+            var headers = HTTPHeaders([("content-type", response.contentType)] + response.headers)
+            headers.add(name: "content-length", value: String(response.body.utf8.count))
+            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+            context.write(
+                self.wrapOutboundOut(
+                    .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+                promise: nil)
+            if head.method != .HEAD {
+                var buffer = context.channel.allocator.buffer(capacity: response.body.utf8.count)
+                buffer.writeString(response.body)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            }
+            let keepAlive = head.isKeepAlive
+            let channel = context.channel
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keepAlive { channel.close(promise: nil) }
+            }
+        }
+    }
+}

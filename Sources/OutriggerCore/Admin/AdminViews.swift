@@ -1,0 +1,281 @@
+import Foundation
+
+// The JSON documents of the admin API (SPEC §7). Field names are snake_case, as users `curl | jq` them.
+
+struct LatencyView: Encodable {
+    var count: Int
+    var p50: Double
+    var p90: Double
+    var p99: Double
+    var max: Double
+
+    init(_ snapshot: LatencyHistogram.Snapshot) {
+        func round(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+        self.count = snapshot.count
+        self.p50 = round(snapshot.percentile(0.5))
+        self.p90 = round(snapshot.percentile(0.9))
+        self.p99 = round(snapshot.percentile(0.99))
+        self.max = round(snapshot.maxMs)
+    }
+}
+
+struct ServiceStatsView: Encodable {
+    var requests: Int
+    var responses: [String: Int]
+    var errors: [String: Int]
+    var retries: Int
+    var retryBudgetExhausted: Int
+    var breakerRejections: Int
+    var overloaded: Int
+    var inFlight: Int
+    var ejections: Int
+    var breakerState: String
+    var breakerTransitions: Int
+    var latencyMs: LatencyView
+
+    enum CodingKeys: String, CodingKey {
+        case requests, responses, errors, retries, overloaded, ejections
+        case retryBudgetExhausted = "retry_budget_exhausted"
+        case breakerRejections = "breaker_rejections"
+        case inFlight = "in_flight"
+        case breakerState = "breaker_state"
+        case breakerTransitions = "breaker_transitions"
+        case latencyMs = "latency_ms"
+    }
+
+    init(_ service: ServiceRuntime) {
+        let counters = service.counters
+        self.requests = counters.requests.load(ordering: .relaxed)
+        var responses: [String: Int] = [:]
+        for (index, counter) in counters.responsesByClass.enumerated() {
+            responses["\(index + 1)xx"] = counter.load(ordering: .relaxed)
+        }
+        self.responses = responses
+        var errors: [String: Int] = [:]
+        for (index, code) in OutriggerError.Code.allCases.enumerated() {
+            errors[code.rawValue] = counters.errorsByCode[index].load(ordering: .relaxed)
+        }
+        self.errors = errors
+        self.retries = counters.retries.load(ordering: .relaxed)
+        self.retryBudgetExhausted = counters.budgetExhausted.load(ordering: .relaxed)
+        self.breakerRejections = counters.breakerRejections.load(ordering: .relaxed)
+        self.overloaded = counters.overloaded.load(ordering: .relaxed)
+        self.inFlight = service.inFlight.load(ordering: .relaxed)
+        self.ejections = counters.ejections.load(ordering: .relaxed)
+        self.breakerState = service.state.withLockedValue { $0.breaker.effectiveState.rawValue }
+        self.breakerTransitions = counters.transitions.load(ordering: .relaxed)
+        self.latencyMs = LatencyView(counters.latency.snapshot())
+    }
+}
+
+struct StatsView: Encodable {
+    struct Connections: Encodable {
+        var open: Int
+        var total: Int
+        var refused: Int
+    }
+
+    struct AccessLogView: Encodable {
+        var written: Int
+        var dropped: Int
+    }
+
+    var uptimeSeconds: Double
+    var ready: Bool
+    var connections: Connections
+    var requests: Int
+    var reloads: Int
+    var failedReloads: Int
+    var accessLog: AccessLogView?
+    var services: [String: ServiceStatsView]
+
+    enum CodingKeys: String, CodingKey {
+        case ready, connections, requests, reloads, services
+        case uptimeSeconds = "uptime_seconds"
+        case failedReloads = "failed_reloads"
+        case accessLog = "access_log"
+    }
+
+    init(_ runtime: DaemonRuntime) {
+        let proxy = runtime.proxy
+        self.uptimeSeconds = (runtime.uptimeSeconds * 1000).rounded() / 1000
+        self.ready = runtime.ready.load(ordering: .relaxed)
+        self.connections = Connections(
+            open: proxy.openConnections, total: proxy.totalConnections, refused: proxy.refusedConnections)
+        self.requests = proxy.requests
+        self.reloads = runtime.reloads.load(ordering: .relaxed)
+        self.failedReloads = runtime.failedReloads.load(ordering: .relaxed)
+        self.accessLog = runtime.accessLog.map {
+            AccessLogView(written: $0.written.load(ordering: .relaxed), dropped: $0.dropped.load(ordering: .relaxed))
+        }
+        self.services = proxy.state().services.mapValues(ServiceStatsView.init)
+    }
+}
+
+struct BreakerView: Encodable {
+    struct Window: Encodable {
+        var requests: Int
+        var failures: Int
+        var failureRate: Double
+        var windowSeconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case requests, failures
+            case failureRate = "failure_rate"
+            case windowSeconds = "window_seconds"
+        }
+    }
+
+    struct FailureView: Encodable {
+        var time: String
+        var endpoint: String?
+        var code: String
+    }
+
+    struct Config: Encodable {
+        var consecutiveFailures: Int
+        var failureRate: Double
+        var minimumRequests: Int
+        var window: String
+        var openFor: String
+        var halfOpenRequests: Int
+
+        enum CodingKeys: String, CodingKey {
+            case window
+            case consecutiveFailures = "consecutive_failures"
+            case failureRate = "failure_rate"
+            case minimumRequests = "minimum_requests"
+            case openFor = "open_for"
+            case halfOpenRequests = "half_open_requests"
+        }
+    }
+
+    var service: String
+    var state: String
+    var forced: Bool
+    var since: String
+    var retryAt: String?
+    var consecutiveFailures: Int
+    var window: Window
+    var trips: Int
+    var generation: UInt64
+    var probesInFlight: Int
+    var config: Config
+    var lastFailures: [FailureView]
+
+    enum CodingKeys: String, CodingKey {
+        case service, state, forced, since, window, trips, generation, config
+        case retryAt = "retry_at"
+        case consecutiveFailures = "consecutive_failures"
+        case probesInFlight = "probes_in_flight"
+        case lastFailures = "last_failures"
+    }
+
+    init(_ service: ServiceRuntime, runtime: DaemonRuntime) {
+        let breaker = service.state.withLockedValue { $0.breaker }
+        let now = service.clock.nowMs()
+        func time(_ ms: Int64) -> String { AdminJSON.time(runtime.wallTime(monotonicMs: ms, clock: service.clock)) }
+        self.service = service.name
+        self.state = breaker.effectiveState.rawValue
+        self.forced = breaker.forced != nil
+        self.since = time(breaker.sinceMs)
+        self.retryAt = breaker.forced == nil && breaker.state == .open ? breaker.openUntilMs.map(time) : nil
+        self.consecutiveFailures = breaker.consecutiveFailures
+        let totals = breaker.window.totals(nowMs: now)
+        let rate = totals.requests == 0 ? 0 : Double(totals.failures) / Double(totals.requests)
+        self.window = Window(
+            requests: totals.requests, failures: totals.failures, failureRate: (rate * 1000).rounded() / 1000,
+            windowSeconds: Double(breaker.policy.windowMs) / 1000)
+        self.trips = breaker.trips
+        self.generation = breaker.generation
+        self.probesInFlight = breaker.probesInFlight
+        let policy = breaker.policy
+        self.config = Config(
+            consecutiveFailures: policy.consecutiveFailures, failureRate: policy.failureRate,
+            minimumRequests: policy.minimumRequests, window: ConfigDuration.format(milliseconds: policy.windowMs),
+            openFor: ConfigDuration.format(milliseconds: policy.openForMs), halfOpenRequests: policy.halfOpenRequests)
+        self.lastFailures = breaker.recentFailures.reversed().map {
+            FailureView(time: time($0.atMs), endpoint: $0.endpoint, code: $0.code)
+        }
+    }
+}
+
+struct ServicesView: Encodable {
+    struct EndpointView: Encodable {
+        var address: String
+        var healthy: Bool
+        var ejectedUntil: String?
+        var ejections: Int
+        var consecutiveConnectFailures: Int
+        var inFlight: Int
+
+        enum CodingKeys: String, CodingKey {
+            case address, healthy, ejections
+            case ejectedUntil = "ejected_until"
+            case consecutiveConnectFailures = "consecutive_connect_failures"
+            case inFlight = "in_flight"
+        }
+    }
+
+    struct ServiceView: Encodable {
+        var name: String
+        var balance: String
+        var inFlight: Int
+        var maxConcurrentRequests: Int
+        var breaker: String
+        var endpoints: [EndpointView]
+
+        enum CodingKeys: String, CodingKey {
+            case name, balance, breaker, endpoints
+            case inFlight = "in_flight"
+            case maxConcurrentRequests = "max_concurrent_requests"
+        }
+    }
+
+    var services: [ServiceView]
+
+    init(_ runtime: DaemonRuntime) {
+        let state = runtime.proxy.state()
+        self.services = state.loaded.registry.order.compactMap { name in
+            guard let service = state.services[name] else { return nil }
+            let now = service.clock.nowMs()
+            let (set, breaker) = service.state.withLockedValue { ($0.endpoints, $0.breaker.effectiveState) }
+            let endpoints = zip(set.endpoints, set.health).map { endpoint, health in
+                let ejected = health.ejectedUntilMs.map { $0 > now } ?? false
+                return EndpointView(
+                    address: endpoint.original, healthy: !ejected,
+                    ejectedUntil: ejected
+                        ? health.ejectedUntilMs.map {
+                            AdminJSON.time(runtime.wallTime(monotonicMs: $0, clock: service.clock))
+                        } : nil,
+                    ejections: health.ejections, consecutiveConnectFailures: health.consecutiveConnectFailures,
+                    inFlight: health.inFlight)
+            }
+            return ServiceView(
+                name: name, balance: service.config.policy.balance.rawValue,
+                inFlight: service.inFlight.load(ordering: .relaxed),
+                maxConcurrentRequests: service.config.policy.maxConcurrentRequests, breaker: breaker.rawValue,
+                endpoints: endpoints)
+        }
+    }
+}
+
+/// Shared JSON helpers for the admin API.
+enum AdminJSON {
+    static func encode<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(value) else { return "{}" }
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    static func time(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    static func error(_ code: String, _ message: String) -> String {
+        "{\"error\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}\n"
+    }
+}

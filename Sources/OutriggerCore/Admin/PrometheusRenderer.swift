@@ -1,0 +1,174 @@
+/// Renders the stats as Prometheus text exposition format 0.0.4 (SPEC §7): names prefixed `outrigger_`, one
+/// `service` label per service, request duration as a histogram in seconds, breaker state as a gauge per state.
+struct PrometheusRenderer {
+    /// The numbers of one service at one moment.
+    struct Service {
+        var name: String
+        var requests: Int
+        var responsesByClass: [Int]
+        var errors: [(code: String, count: Int)]
+        var retries: Int
+        var budgetExhausted: Int
+        var breakerRejections: Int
+        var overloaded: Int
+        var inFlight: Int
+        var ejections: Int
+        var breakerState: CircuitBreaker.State
+        var breakerTransitions: Int
+        var latency: LatencyHistogram.Snapshot
+    }
+
+    /// Everything rendered, taken at one moment (so rendering is a pure function, golden-tested).
+    struct Snapshot {
+        var uptimeSeconds: Double
+        var ready: Bool
+        var openConnections: Int
+        var totalConnections: Int
+        var refusedConnections: Int
+        var requests: Int
+        var accessLogDropped: Int
+        var reloads: Int
+        var failedReloads: Int
+        var services: [Service]
+    }
+
+    private var out = ""
+
+    static func render(_ snapshot: Snapshot) -> String {
+        var renderer = PrometheusRenderer()
+        renderer.global(snapshot)
+        renderer.perService(snapshot.services.sorted { $0.name < $1.name })
+        return renderer.out
+    }
+
+    private mutating func family(_ name: String, _ type: String, _ help: String) {
+        self.out += "# HELP outrigger_\(name) \(help)\n# TYPE outrigger_\(name) \(type)\n"
+    }
+
+    private mutating func sample(_ name: String, _ labels: [(String, String)] = [], _ value: Double) {
+        self.out += "outrigger_\(name)"
+        if !labels.isEmpty {
+            self.out += "{" + labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",") + "}"
+        }
+        self.out += " \(Self.format(value))\n"
+    }
+
+    private mutating func global(_ s: Snapshot) {
+        self.family("uptime_seconds", "gauge", "Seconds since the process started.")
+        self.sample("uptime_seconds", [], s.uptimeSeconds)
+        self.family("ready", "gauge", "1 while serving, 0 before the listener is up and while draining.")
+        self.sample("ready", [], s.ready ? 1 : 0)
+        self.family("connections_open", "gauge", "Inbound connections open.")
+        self.sample("connections_open", [], Double(s.openConnections))
+        self.family("connections_total", "counter", "Inbound connections accepted.")
+        self.sample("connections_total", [], Double(s.totalConnections))
+        self.family("connections_refused_total", "counter", "Inbound connections refused by max_connections.")
+        self.sample("connections_refused_total", [], Double(s.refusedConnections))
+        self.family("requests_total", "counter", "Requests answered, Outrigger's own errors included.")
+        self.sample("requests_total", [], Double(s.requests))
+        self.family("access_log_dropped_total", "counter", "Access log lines dropped because the writer fell behind.")
+        self.sample("access_log_dropped_total", [], Double(s.accessLogDropped))
+        self.family("reloads_total", "counter", "Configuration reloads by result.")
+        self.sample("reloads_total", [("result", "applied")], Double(s.reloads))
+        self.sample("reloads_total", [("result", "refused")], Double(s.failedReloads))
+    }
+
+    private mutating func perService(_ services: [Service]) {
+        func each(_ name: String, _ type: String, _ help: String, _ value: (Service) -> Double) {
+            self.family(name, type, help)
+            for service in services { self.sample(name, [("service", service.name)], value(service)) }
+        }
+        each("service_requests_total", "counter", "Requests routed to the service.") { Double($0.requests) }
+        self.family("service_responses_total", "counter", "Responses sent to clients, by status class.")
+        for service in services {
+            for (index, count) in service.responsesByClass.enumerated() {
+                self.sample(
+                    "service_responses_total", [("service", service.name), ("class", "\(index + 1)xx")], Double(count))
+            }
+        }
+        self.family("service_errors_total", "counter", "Outrigger's own errors, by code.")
+        for service in services {
+            for (code, count) in service.errors {
+                self.sample("service_errors_total", [("service", service.name), ("code", code)], Double(count))
+            }
+        }
+        each("service_retries_total", "counter", "Retries started.") { Double($0.retries) }
+        each("service_retry_budget_exhausted_total", "counter", "Retries refused by the retry budget.") {
+            Double($0.budgetExhausted)
+        }
+        each("service_breaker_rejections_total", "counter", "Requests rejected by the circuit breaker.") {
+            Double($0.breakerRejections)
+        }
+        each("service_overloaded_total", "counter", "Requests rejected by max_concurrent_requests.") {
+            Double($0.overloaded)
+        }
+        each("service_in_flight", "gauge", "Requests in flight.") { Double($0.inFlight) }
+        each("service_ejections_total", "counter", "Endpoint ejections.") { Double($0.ejections) }
+        each("breaker_transitions_total", "counter", "Circuit breaker state changes.") { Double($0.breakerTransitions) }
+        self.family("breaker_state", "gauge", "1 for the circuit breaker's current state, 0 for the others.")
+        for service in services {
+            for state in [CircuitBreaker.State.closed, .open, .halfOpen] {
+                self.sample(
+                    "breaker_state", [("service", service.name), ("state", state.rawValue)],
+                    service.breakerState == state ? 1 : 0)
+            }
+        }
+        self.family("request_duration_seconds", "histogram", "Time from request head to response end.")
+        for service in services {
+            var cumulative = 0
+            for (index, bound) in LatencyHistogram.boundsMs.enumerated() {
+                cumulative += service.latency.counts[index]
+                self.sample(
+                    "request_duration_seconds_bucket", [("service", service.name), ("le", Self.format(bound / 1000))],
+                    Double(cumulative))
+            }
+            self.sample(
+                "request_duration_seconds_bucket", [("service", service.name), ("le", "+Inf")],
+                Double(service.latency.count))
+            self.sample("request_duration_seconds_sum", [("service", service.name)], service.latency.sumMs / 1000)
+            self.sample("request_duration_seconds_count", [("service", service.name)], Double(service.latency.count))
+        }
+    }
+
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    /// Integers without a fraction; others in plain decimal.
+    static func format(_ value: Double) -> String {
+        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(value)
+    }
+
+    /// Takes the snapshot from a running daemon.
+    static func snapshot(_ runtime: DaemonRuntime) -> Snapshot {
+        let proxy = runtime.proxy
+        let services = proxy.state().services.values.map { service -> Service in
+            let counters = service.counters
+            return Service(
+                name: service.name, requests: counters.requests.load(ordering: .relaxed),
+                responsesByClass: counters.responsesByClass.map { $0.load(ordering: .relaxed) },
+                errors: OutriggerError.Code.allCases.enumerated().map {
+                    ($0.element.rawValue, counters.errorsByCode[$0.offset].load(ordering: .relaxed))
+                },
+                retries: counters.retries.load(ordering: .relaxed),
+                budgetExhausted: counters.budgetExhausted.load(ordering: .relaxed),
+                breakerRejections: counters.breakerRejections.load(ordering: .relaxed),
+                overloaded: counters.overloaded.load(ordering: .relaxed),
+                inFlight: service.inFlight.load(ordering: .relaxed),
+                ejections: counters.ejections.load(ordering: .relaxed),
+                breakerState: service.state.withLockedValue { $0.breaker.effectiveState },
+                breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot())
+        }
+        return Snapshot(
+            uptimeSeconds: (runtime.uptimeSeconds * 1000).rounded() / 1000,
+            ready: runtime.ready.load(ordering: .relaxed),
+            openConnections: proxy.openConnections, totalConnections: proxy.totalConnections,
+            refusedConnections: proxy.refusedConnections, requests: proxy.requests,
+            accessLogDropped: runtime.accessLog?.dropped.load(ordering: .relaxed) ?? 0,
+            reloads: runtime.reloads.load(ordering: .relaxed),
+            failedReloads: runtime.failedReloads.load(ordering: .relaxed),
+            services: services)
+    }
+}

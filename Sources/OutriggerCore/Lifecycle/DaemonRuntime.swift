@@ -1,0 +1,99 @@
+import Atomics
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Everything the admin API and the signal handlers act on: the running proxy, its config file, readiness and
+/// reload (SPEC §7, §9).
+public final class DaemonRuntime: Sendable {
+    /// The outcome of a reload.
+    public enum ReloadResult: Sendable {
+        /// Applied; the one-line summary of the new configuration.
+        case applied(String)
+        /// Refused; every problem, the running configuration kept.
+        case refused([String])
+    }
+
+    /// Where the configuration was read from (nil when built in-process, as in tests).
+    public let configPath: String?
+    /// The proxy listener.
+    public let proxy: ProxyServer
+    /// The access log, when on.
+    public let accessLog: AccessLog?
+    /// True while serving: false before the listener is up and while draining (`/ready`).
+    public let ready = ManagedAtomic<Bool>(false)
+    /// Successful and refused reloads.
+    public let reloads = ManagedAtomic<Int>(0)
+    public let failedReloads = ManagedAtomic<Int>(0)
+    let logger: Logger
+    private let startedAt = NIODeadline.now()
+    private let startedWall = Date()
+    private let reloadLock = NIOLock()
+
+    /// Wraps a started proxy.
+    public init(configPath: String?, proxy: ProxyServer, accessLog: AccessLog?, logger: Logger) {
+        self.configPath = configPath
+        self.proxy = proxy
+        self.accessLog = accessLog
+        self.logger = logger
+    }
+
+    /// Seconds since start.
+    public var uptimeSeconds: Double { Double((NIODeadline.now() - self.startedAt).nanoseconds) / 1e9 }
+
+    /// The wall-clock time of a point on the services' monotonic millisecond clock.
+    public func wallTime(monotonicMs: Int64, clock: any MillisecondClock) -> Date {
+        Date(timeIntervalSinceNow: Double(monotonicMs - clock.nowMs()) / 1000)
+    }
+
+    /// Re-reads both files; applies them if valid, else keeps the running config and reports why (SPEC §9).
+    public func reload() -> ReloadResult {
+        self.reloadLock.withLock {
+            guard let path = self.configPath else {
+                return .refused(["this instance was not started from a config file"])
+            }
+            let loaded: LoadedConfig
+            do {
+                loaded = try ConfigLoader.load(configPath: path)
+            } catch let error as ConfigErrors {
+                self.failedReloads.wrappingIncrement(ordering: .relaxed)
+                let lines = error.errors.map(\.description)
+                self.logger.error(
+                    "reload refused: invalid configuration, running configuration kept",
+                    metadata: ["errors": "\(lines.joined(separator: "; "))"])
+                return .refused(lines)
+            } catch {
+                self.failedReloads.wrappingIncrement(ordering: .relaxed)
+                return .refused(["\(error)"])
+            }
+            let current = self.proxy.state().loaded.config
+            var problems: [String] = []
+            if loaded.config.listen != current.listen {
+                problems.append(
+                    "listen changed from \(current.listen) to \(loaded.config.listen): restart Outrigger to apply it")
+            }
+            if loaded.config.admin.listen != current.admin.listen {
+                problems.append(
+                    "admin.listen changed from \(current.admin.listen) to \(loaded.config.admin.listen): "
+                        + "restart Outrigger to apply it")
+            }
+            if loaded.config.workers != current.workers {
+                problems.append("workers changed: restart Outrigger to apply it")
+            }
+            guard problems.isEmpty else {
+                self.failedReloads.wrappingIncrement(ordering: .relaxed)
+                self.logger.error("reload refused", metadata: ["errors": "\(problems.joined(separator: "; "))"])
+                return .refused(problems)
+            }
+            if loaded.config.accessLog != current.accessLog {
+                self.logger.warning("access_log changes take effect on restart; the current destination is kept")
+            }
+            let state = ProxyState(loaded: loaded, logger: self.logger, previous: self.proxy.state())
+            self.proxy.replace(state: state)
+            self.reloads.wrappingIncrement(ordering: .relaxed)
+            self.logger.info("configuration reloaded", metadata: ["summary": "\(loaded.summary)"])
+            return .applied(loaded.summary)
+        }
+    }
+}
