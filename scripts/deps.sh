@@ -5,9 +5,12 @@ need=()
 for pkg in libcurl4-openssl-dev libssl-dev curl python3 openssl; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
-[ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 [ "$(id -u)" != "0" ] && SUDO="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+if [ ${#need[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The Prometheus text parser the operations check feeds /metrics to.
+python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client

@@ -6,3 +6,4 @@ bash scripts/deps.sh
 swift test
 bash scripts/smoke.sh
 bash scripts/stream-rss.sh .build/debug/outrigger
+bash scripts/operations.sh .build/debug/outrigger

@@ -16,6 +16,8 @@ enum UpstreamAction: Sendable {
     case hang
     /// Writes `head`, then `total` pattern bytes as fast as the connection accepts them.
     case stream(head: String, total: Int)
+    /// Writes these bytes after a delay.
+    case delayed(milliseconds: Int64, [UInt8])
 
     static func text(_ status: String = "200 OK", headers: [(String, String)] = [], body: String = "") -> UpstreamAction
     {
@@ -177,6 +179,12 @@ private final class UpstreamHandler: ChannelInboundHandler {
                 return
             case .hang:
                 return
+            case .delayed(let milliseconds, let bytes):
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {
+                    let (handler, context) = loopBound.value
+                    handler.write(bytes, context)
+                }
             case .stream(let head, let total):
                 self.write(Array(head.utf8), context)
                 self.streaming = (0, total)
