@@ -13,4 +13,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 # The Prometheus text parser the operations check feeds /metrics to.
-python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install -q prometheus-client
+if ! python3 -c "import prometheus_client" 2>/dev/null; then
+    python3 -m pip install -q prometheus-client 2>/dev/null \
+        || $SUDO apt-get install -y -qq --no-install-recommends python3-prometheus-client >/dev/null
+fi
