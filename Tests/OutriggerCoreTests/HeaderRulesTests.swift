@@ -10,7 +10,10 @@ struct HeaderRulesTests {
     static let framing = UpstreamRequest.ClientFraming(
         isHead: false, clientIsHTTP11: true, keepAlive: true, requestID: "rid")
 
-    func lines(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
+    func lines(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] { Self.drain(list) }
+
+    /// The lines of a curl header list, which it frees.
+    static func drain(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
         var out: [String] = []
         var node = list
         while let current = node {

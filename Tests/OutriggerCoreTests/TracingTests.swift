@@ -85,13 +85,7 @@ struct TracingTests {
             .init(
                 headers: HTTPHeaders([("Host", "svc")] + headers), clientAddress: nil, requestID: "r",
                 requestIDWasKept: true, trace: (propagator, context)))
-        var lines: [String] = []
-        var node = list
-        while let current = node {
-            lines.append(String(cString: current.pointee.data))
-            node = current.pointee.next
-        }
-        curl_slist_free_all(list)
+        let lines = HeaderRulesTests.drain(list)
         return (
             context,
             lines.filter {

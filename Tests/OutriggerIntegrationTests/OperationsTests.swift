@@ -15,9 +15,7 @@ struct OperationsTests {
         let idle = try await proxy.client()
         let busy = try await proxy.client()
         try await busy.send("GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while upstream.requests.isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try await upstream.waitForRequests()
         let cut = await proxy.server.shutdown(drainTimeoutMs: 10_000)
         #expect(cut == 0)
         let response = try await busy.readResponse()
@@ -35,9 +33,7 @@ struct OperationsTests {
         let proxy = try await ProxyHarness.start(services: [("svc", ["127.0.0.1:\(upstream.port)"])])
         let busy = try await proxy.client()
         try await busy.send("GET /forever HTTP/1.1\r\nHost: svc\r\n\r\n")
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(10)
-        while upstream.requests.isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try await upstream.waitForRequests()
         let cut = await proxy.server.shutdown(drainTimeoutMs: 100)
         #expect(cut == 1)
         try await busy.waitForClose()

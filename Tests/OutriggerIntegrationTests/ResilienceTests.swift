@@ -156,8 +156,7 @@ struct ResilienceTests {
             let slow = try await proxy.client()
             try await slow.send("GET /slow HTTP/1.1\r\nHost: svc\r\n\r\n")
             let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(10)
-            while upstream.requests.isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            try await upstream.waitForRequests()
             let other = try await proxy.client()
             let response = try await Self.get(other)
             #expect(response.status == 503)

@@ -332,12 +332,11 @@ struct TransparencyTests {
             let client = try await proxy.client()
             try await client.send("GET / HTTP/1.1\r\nHost: svc\r\n\r\n")
             let service = try #require(proxy.server.state().services["svc"])
-            let clock = ContinuousClock()
-            var deadline = clock.now + .seconds(10)
-            while upstream.requests.isEmpty && clock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            try await upstream.waitForRequests()
             #expect(service.inFlight.load(ordering: .relaxed) == 1)
             try await client.channel.close(mode: .output)
-            deadline = clock.now + .seconds(10)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(10)
             while service.inFlight.load(ordering: .relaxed) != 0 && clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }

@@ -79,6 +79,16 @@ final class TestUpstream: Sendable {
     var requests: [WireMessage] { self.stats.withLockedValue { $0.requests } }
     var connections: Int { self.stats.withLockedValue { $0.connections } }
 
+    /// Waits (polling, with a deadline) until the upstream has received `count` requests.
+    func waitForRequests(_ count: Int = 1, timeout: Duration = .seconds(10)) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while self.requests.count < count {
+            if clock.now > deadline { throw TestTimeout(what: "\(count) upstream request(s)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     func stop() async {
         try? await self.channel.close()
         try? await self.group.shutdownGracefully()
@@ -102,7 +112,7 @@ private final class UpstreamHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var incoming = self.unwrapInboundIn(data)
+        let incoming = self.unwrapInboundIn(data)
         if self.stalled { return }
         if var sink = self.sinking {
             let n = min(sink.remaining, incoming.readableBytes)
