@@ -50,6 +50,10 @@ enum ErrorResponder {
 /// Minimal JSON string quoting for hand-rendered bodies and log lines.
 enum JSON {
     static func quote(_ text: String) -> String {
+        // Fast path: nothing to escape (ids, methods, most paths).
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

@@ -28,6 +28,8 @@ final class Exchange {
     /// Tries started so far (1 after the first).
     var tries = 0
     var lastError: OutriggerError?
+    /// When the current try must have started answering (`per_try_timeout`), checked by the connection's timer.
+    var perTryDeadline: NIODeadline?
 
     // === retries (SPEC §5) ===
     /// Idempotent method or Idempotency-Key.

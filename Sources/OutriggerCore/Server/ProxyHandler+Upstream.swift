@@ -90,24 +90,49 @@ extension ProxyHandler {
         if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
         exchange.transfer = transfer
         worker.submit(.start(transfer))
+        exchange.perTryDeadline = nil
         if perTryApplies {
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .milliseconds(perTryMs)) {
-                let handler = loopBound.value
-                guard let exchange = handler.exchange, exchange.transfer === transfer, !exchange.responseStarted else {
-                    return
-                }
-                transfer.cancel()
-                let error = OutriggerError(
-                    .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: service.name,
-                    detail: "per_try_timeout=\(perTryMs)ms")
-                handler.transfer(transfer, didFail: error, responseStarted: false)
-            }
+            let deadline = NIODeadline.now() + .milliseconds(perTryMs)
+            exchange.perTryDeadline = deadline
+            self.armPerTryTimer(deadline, context: context)
         }
         if !firstTry, let replay = exchange.replay, replay.readableBytes > 0 {
             _ = transfer.appendBody(replay)
         }
         if !firstTry && exchange.requestEnded { transfer.endBody() }
+    }
+
+    /// Makes sure a check runs by `deadline`. One timer per connection, re-armed only when it fires early: a
+    /// scheduled task per request costs more than the rest of the request's bookkeeping (bench/README.md).
+    func armPerTryTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let scheduled = self.perTryTimerDeadline, scheduled <= deadline { return }
+        self.perTryTimer?.cancel()
+        self.perTryTimerDeadline = deadline
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.perTryTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.perTryTimerFired()
+        }
+    }
+
+    /// The per-try check: a try still waiting for its response past `per_try_timeout` fails as a timeout
+    /// (and may be retried); otherwise the timer is re-armed for the current try's deadline, if any.
+    func perTryTimerFired() {
+        self.perTryTimer = nil
+        self.perTryTimerDeadline = nil
+        guard let context = self.handlerContext, let exchange = self.exchange, let deadline = exchange.perTryDeadline,
+            let transfer = exchange.transfer, !exchange.responseStarted
+        else { return }
+        guard NIODeadline.now() >= deadline else {
+            self.armPerTryTimer(deadline, context: context)
+            return
+        }
+        exchange.perTryDeadline = nil
+        transfer.cancel()
+        let perTryMs = exchange.service?.config.policy.retries.perTryTimeoutMs ?? 0
+        let error = OutriggerError(
+            .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: exchange.service?.name,
+            detail: "per_try_timeout=\(perTryMs)ms")
+        self.transfer(transfer, didFail: error, responseStarted: false)
     }
 
     /// Whether a later failure of the current try could still be retried (so a retryable status is held back).
@@ -157,8 +182,12 @@ extension ProxyHandler {
 
     /// The status code of a response head the curl worker built (`HTTP/1.1 NNN ...`).
     static func status(of head: ByteBuffer) -> Int {
-        guard let digits = head.getBytes(at: head.readerIndex + 9, length: 3) else { return 0 }
-        return digits.reduce(0) { $0 * 10 + Int($1 &- 48) }
+        var status = 0
+        for offset in 9..<12 {
+            guard let digit = head.getInteger(at: head.readerIndex + offset, as: UInt8.self) else { return 0 }
+            status = status * 10 + Int(digit &- 48)
+        }
+        return status
     }
 
     // === impl TransferSink ===

@@ -30,6 +30,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     var closing = false
     var random = FastRandom()
     var clientAddress: String?
+    var perTryTimer: Scheduled<Void>?
+    var perTryTimerDeadline: NIODeadline?
 
     init(context: ProxyContext, connectionGuard: ConnectionGuard) {
         self.context = context
@@ -44,6 +46,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        self.perTryTimer?.cancel()
+        self.perTryTimer = nil
         if let exchange = self.exchange {
             self.abandon(exchange)
             // nginx's 499: the client closed the connection before its response was complete.
