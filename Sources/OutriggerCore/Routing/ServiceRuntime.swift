@@ -20,6 +20,8 @@ public final class ServiceRuntime: Sendable {
 
     /// The service's configuration, merged with `defaults`.
     public let config: ServiceConfig
+    /// The statuses of `retry_on`, held back while a retry is still possible (computed once, read per try).
+    let retryStatuses: [Int]
     /// Decision counters.
     public let counters: ServiceCounters
     /// The lock-protected state machines.
@@ -35,6 +37,10 @@ public final class ServiceRuntime: Sendable {
         logger: Logger = Logger(label: "outrigger"), previous: ServiceRuntime? = nil
     ) {
         self.config = config
+        self.retryStatuses = config.policy.retries.retryOn.compactMap {
+            if case .status(let code) = $0 { return code }
+            return nil
+        }
         self.clock = clock
         self.logger = logger
         let now = clock.nowMs()
@@ -84,6 +90,36 @@ public final class ServiceRuntime: Sendable {
         self.report(transition)
         if case .rejected = admission { self.counters.breakerRejections.wrappingIncrement(ordering: .relaxed) }
         return admission
+    }
+
+    /// The outcome of asking to start a try: breaker admission and endpoint choice under one lock.
+    public enum TryAdmission {
+        case admitted(CircuitBreaker.Ticket, index: Int, endpoint: Endpoint)
+        case rejected(retryAfterSeconds: Int)
+        case noEndpoints
+    }
+
+    /// Asks the breaker to let a try through and, if it does, chooses its endpoint (counted in flight until
+    /// `finish`), in one lock round. A first try also counts in the retry budget.
+    public func admitTry(firstTry: Bool, avoid: Int?) -> TryAdmission {
+        let now = self.clock.nowMs()
+        let (result, transition) = self.state.withLockedValue { state -> (TryAdmission, CircuitBreaker.Transition?) in
+            if firstTry { state.budget.recordRequest(nowMs: now) }
+            let (admission, transition) = state.breaker.admit(nowMs: now)
+            switch admission {
+            case .rejected(let seconds):
+                return (.rejected(retryAfterSeconds: seconds), transition)
+            case .admitted(let ticket):
+                guard let index = state.endpoints.pick(nowMs: now, avoid: avoid, using: &state.random) else {
+                    state.breaker.abandon(ticket)
+                    return (.noEndpoints, transition)
+                }
+                return (.admitted(ticket, index: index, endpoint: state.endpoints.endpoints[index]), transition)
+            }
+        }
+        self.report(transition)
+        if case .rejected = result { self.counters.breakerRejections.wrappingIncrement(ordering: .relaxed) }
+        return result
     }
 
     /// Chooses an endpoint for a try (counted in flight until `finish`).

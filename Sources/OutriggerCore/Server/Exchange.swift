@@ -39,6 +39,8 @@ final class Exchange {
 
     // === observability (SPEC §6) ===
     var trace: TraceContext?
+    /// The trace handling of the configuration snapshot the request started on.
+    var tracing = TracePropagator(formats: [], sampleRatio: 0)
     let startedAt = NIODeadline.now()
     let startedWall = AccessRecord.now()
     var firstTryAt: NIODeadline?

@@ -9,7 +9,9 @@ extension ProxyHandler {
         guard let service = exchange.service else { return }
         let policy = service.config.policy
         let firstTry = exchange.tries == 0
-        switch service.admit(firstTry: firstTry) {
+        let index: Int
+        let endpoint: Endpoint
+        switch service.admitTry(firstTry: firstTry, avoid: avoid) {
         case .rejected(let retryAfter):
             if let last = exchange.lastError {
                 // A retry refused by a breaker that just opened: the client gets the failure it would have got.
@@ -20,15 +22,14 @@ extension ProxyHandler {
                 self.respondLocal(error, exchange: exchange, context: context, retryAfter: retryAfter)
             }
             return
-        case .admitted(let ticket):
-            exchange.ticket = ticket
-        }
-        guard let (index, endpoint) = service.pickEndpoint(avoid: avoid) else {
-            service.abandon(ticket: exchange.ticket!, endpoint: nil)
-            exchange.ticket = nil
+        case .noEndpoints:
             let error = OutriggerError(.noEndpoints, "the service has no usable endpoint", service: service.name)
             self.respondLocal(error, exchange: exchange, context: context)
             return
+        case .admitted(let ticket, let chosen, let chosenEndpoint):
+            exchange.ticket = ticket
+            index = chosen
+            endpoint = chosenEndpoint
         }
         exchange.endpointIndex = index
         exchange.endpointName = endpoint.original
@@ -53,19 +54,14 @@ extension ProxyHandler {
         // possible and only the overall request_timeout applies (a long download is not cut at per_try_timeout).
         let perTryMs = policy.retries.perTryTimeoutMs
         let perTryApplies = exchange.retryable && perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
-        var holdStatuses: [Int] = []
-        if self.mayRetryLater(exchange) {
-            for condition in policy.retries.retryOn {
-                if case .status(let code) = condition { holdStatuses.append(code) }
-            }
-        }
+        let holdStatuses = self.mayRetryLater(exchange) ? service.retryStatuses : []
 
         let head = exchange.head
         let headers = RequestHeaderRules.curlHeaders(
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
                 requestIDWasKept: exchange.requestIDWasKept,
-                trace: exchange.trace.map { (self.context.state().tracing, $0) }))
+                trace: exchange.trace.map { (exchange.tracing, $0) }))
         let request = UpstreamRequest(
             baseURL: endpoint.curlBaseURL,
             target: exchange.target,

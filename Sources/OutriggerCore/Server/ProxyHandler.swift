@@ -179,6 +179,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         if self.context.draining.load(ordering: .relaxed) { exchange.keepAlive = false }
         self.exchange = exchange
         let state = self.context.state()
+        exchange.tracing = state.tracing
         exchange.trace = state.tracing.context(for: head.headers, using: &self.random)
 
         if head.method == .CONNECT {

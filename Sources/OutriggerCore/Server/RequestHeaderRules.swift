@@ -18,14 +18,41 @@ enum RequestHeaderRules {
         var trace: (propagator: TracePropagator, context: TraceContext)? = nil
     }
 
+    /// Headers the rules treat specially, recognised without allocating a lower-cased copy of every name.
+    enum Special {
+        case none, expect, accept, host, forwardedProto, forwardedHost, forwardedFor, requestID
+        /// A trace header, with its lower-cased name.
+        case trace(String)
+    }
+
+    static func classify(_ name: String) -> Special {
+        let utf8 = name.utf8
+        switch utf8.count {
+        case 2 where HeaderNames.equalsLowercase(utf8, "b3"): return .trace("b3")
+        case 4 where HeaderNames.equalsLowercase(utf8, "host"): return .host
+        case 6 where HeaderNames.equalsLowercase(utf8, "expect"): return .expect
+        case 6 where HeaderNames.equalsLowercase(utf8, "accept"): return .accept
+        case 11 where HeaderNames.equalsLowercase(utf8, "traceparent"): return .trace("traceparent")
+        case 11 where HeaderNames.equalsLowercase(utf8, "x-b3-spanid"): return .trace("x-b3-spanid")
+        case 12 where HeaderNames.equalsLowercase(utf8, "x-request-id"): return .requestID
+        case 12 where HeaderNames.equalsLowercase(utf8, "x-b3-traceid"): return .trace("x-b3-traceid")
+        case 12 where HeaderNames.equalsLowercase(utf8, "x-b3-sampled"): return .trace("x-b3-sampled")
+        case 15 where HeaderNames.equalsLowercase(utf8, "x-forwarded-for"): return .forwardedFor
+        case 16 where HeaderNames.equalsLowercase(utf8, "x-forwarded-host"): return .forwardedHost
+        case 17 where HeaderNames.equalsLowercase(utf8, "x-forwarded-proto"): return .forwardedProto
+        case 17 where HeaderNames.equalsLowercase(utf8, "x-b3-parentspanid"): return .trace("x-b3-parentspanid")
+        default: return .none
+        }
+    }
+
     /// Builds the curl header list. The caller owns the returned list (freed by the worker after the transfer).
     static func curlHeaders(_ input: Input) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
-        func append(_ line: String) {
-            if let next = curl_slist_append(list, line) { list = next }
+        func append(_ name: String, _ value: String) {
+            if let next = Self.append(list, name: name, value: value) { list = next }
         }
-        var connectionTokens: [String] = []
-        for value in input.headers[canonicalForm: "connection"] { connectionTokens.append(value.lowercased()) }
+        var connectionTokens: [Substring] = []
+        for value in input.headers[canonicalForm: "connection"] { connectionTokens.append(value) }
 
         var sawAccept = false
         var sawForwardedFor = false
@@ -38,55 +65,91 @@ enum RequestHeaderRules {
 
         for (index, (name, value)) in input.headers.enumerated() {
             if HeaderNames.isHopByHop(name) { continue }
-            let lower = name.lowercased()
-            if !connectionTokens.isEmpty && connectionTokens.contains(lower) { continue }
-            var value = value
-            if let trace = input.trace,
-                let rewritten = trace.propagator.rewrite(lowercasedName: lower, context: trace.context)
+            if !connectionTokens.isEmpty
+                && connectionTokens.contains(where: { HeaderNames.equalsIgnoringCase($0.utf8, name.utf8) })
             {
-                // A trace header of a configured format: same trace, Outrigger's span (SPEC §6). Once per name.
-                guard let rewritten, tracePresent.insert(lower).inserted else { continue }
-                value = rewritten
+                continue
             }
-            switch lower {
-            case "expect":
+            var value = value
+            switch Self.classify(name) {
+            case .none:
+                break
+            case .trace(let lower):
+                if let trace = input.trace,
+                    let rewritten = trace.propagator.rewrite(lowercasedName: lower, context: trace.context)
+                {
+                    // A trace header of a configured format: same trace, Outrigger's span (SPEC §6). Once per name.
+                    guard let rewritten, tracePresent.insert(lower).inserted else { continue }
+                    value = rewritten
+                }
+            case .expect:
                 // Outrigger answers 100-continue itself and streams the body; the upstream never waits for it.
                 continue
-            case "accept":
+            case .accept:
                 sawAccept = true
-            case "host":
+            case .host:
                 if host == nil { host = value }
-            case "x-forwarded-proto":
+            case .forwardedProto:
                 sawProto = true
-            case "x-forwarded-host":
+            case .forwardedHost:
                 sawForwardedHost = true
-            case "x-forwarded-for":
+            case .forwardedFor:
                 sawForwardedFor = true
                 if index == lastForwardedFor, let client = input.clientAddress {
                     value = value.isEmpty ? client : value + ", " + client
                 }
-            case "x-request-id":
+            case .requestID:
                 if sawRequestID { continue }
                 sawRequestID = true
                 value = input.requestID
-            default:
-                break
             }
-            // curl sends a header with an empty value only when written "Name;".
-            append(value.isEmpty ? "\(name);" : "\(name): \(value)")
+            append(name, value)
         }
-        if !sawForwardedFor, let client = input.clientAddress { append("X-Forwarded-For: \(client)") }
-        if !sawProto { append("X-Forwarded-Proto: http") }
-        if !sawForwardedHost, let host { append("X-Forwarded-Host: \(host)") }
-        if !sawRequestID { append("x-request-id: \(input.requestID)") }
+        if !sawForwardedFor, let client = input.clientAddress { append("X-Forwarded-For", client) }
+        if !sawProto { append("X-Forwarded-Proto", "http") }
+        if !sawForwardedHost, let host { append("X-Forwarded-Host", host) }
+        if !sawRequestID { append("x-request-id", input.requestID) }
         if let trace = input.trace {
             for (name, value) in trace.propagator.additions(present: tracePresent, context: trace.context) {
-                append("\(name): \(value)")
+                append(name, value)
             }
         }
-        if !sawAccept { append("Accept:") }
-        append("Expect:")
+        // curl's own defaults, suppressed: an empty value removes them.
+        if !sawAccept { list = curl_slist_append(list, "Accept:") ?? list }
+        list = curl_slist_append(list, "Expect:") ?? list
         return list
+    }
+
+    /// Appends `Name: value` (or `Name;` for an empty value, the only way curl sends one) without building a
+    /// Swift String per header: the bytes go straight into a temporary C string that curl copies.
+    static func append(_ list: UnsafeMutablePointer<curl_slist>?, name: String, value: String)
+        -> UnsafeMutablePointer<curl_slist>?
+    {
+        var name = name
+        var value = value
+        return name.withUTF8 { nameBytes in
+            value.withUTF8 { valueBytes in
+                let size = nameBytes.count + 2 + valueBytes.count + 1
+                return withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer in
+                    let raw = UnsafeMutableRawBufferPointer(buffer)
+                    raw.copyMemory(from: UnsafeRawBufferPointer(nameBytes))
+                    var offset = nameBytes.count
+                    if valueBytes.isEmpty {
+                        raw[offset] = UInt8(ascii: ";")
+                        offset += 1
+                    } else {
+                        raw[offset] = UInt8(ascii: ":")
+                        raw[offset + 1] = UInt8(ascii: " ")
+                        offset += 2
+                        UnsafeMutableRawBufferPointer(rebasing: raw[offset...]).copyMemory(
+                            from: UnsafeRawBufferPointer(valueBytes))
+                        offset += valueBytes.count
+                    }
+                    raw[offset] = 0
+                    return curl_slist_append(list, buffer.baseAddress!)
+                }
+            }
+        }
     }
 }
 
@@ -94,7 +157,9 @@ extension HTTPHeaders {
     /// The position of the last header with this name (case-insensitive), if any.
     func lastIndex(name: String) -> Int? {
         var found: Int?
-        for (index, header) in self.enumerated() where header.name.lowercased() == name { found = index }
+        for (index, header) in self.enumerated() where HeaderNames.equalsIgnoringCase(header.name.utf8, name.utf8) {
+            found = index
+        }
         return found
     }
 }
