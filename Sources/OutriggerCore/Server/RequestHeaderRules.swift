@@ -110,9 +110,7 @@ enum RequestHeaderRules {
         if !sawForwardedHost, let host { append("X-Forwarded-Host", host) }
         if !sawRequestID { append("x-request-id", input.requestID) }
         if let trace = input.trace {
-            for (name, value) in trace.propagator.additions(present: tracePresent, context: trace.context) {
-                append(name, value)
-            }
+            trace.propagator.additions(present: tracePresent, context: trace.context) { append($0, $1) }
         }
         // curl's own defaults, suppressed: an empty value removes them.
         if !sawAccept { list = curl_slist_append(list, "Accept:") ?? list }

@@ -18,12 +18,27 @@ public struct TraceContext: Sendable, Equatable {
     public var b3Trace: String { self.b3TraceID ?? self.traceID }
 
     /// The `traceparent` value (version 00) for the upstream.
-    public var traceparent: String { "00-\(self.traceID)-\(self.spanID)-\(self.sampled ? "01" : "00")" }
+    public var traceparent: String {
+        var value = "00-"
+        value.reserveCapacity(55)
+        value += self.traceID
+        value += "-"
+        value += self.spanID
+        value += self.sampled ? "-01" : "-00"
+        return value
+    }
 
     /// The single `b3` header value for the upstream.
     public var b3Single: String {
-        var value = "\(self.b3Trace)-\(self.spanID)-\(self.debug ? "d" : (self.sampled ? "1" : "0"))"
-        if let parent = self.parentSpanID { value += "-\(parent)" }
+        var value = self.b3Trace
+        value.reserveCapacity(68)
+        value += "-"
+        value += self.spanID
+        value += self.debug ? "-d" : (self.sampled ? "-1" : "-0")
+        if let parent = self.parentSpanID {
+            value += "-"
+            value += parent
+        }
         return value
     }
 }
@@ -38,20 +53,24 @@ enum Hex {
     /// True when the hex digits are all zero (an invalid id).
     static func isZero(_ text: Substring) -> Bool { text.utf8.allSatisfy { $0 == 48 } }
 
-    /// `count` random bytes as lower-case hex.
+    /// `count` random bytes as lower-case hex, written straight into the string's storage (this runs twice per
+    /// request).
     static func random<G: RandomNumberGenerator>(bytes count: Int, using generator: inout G) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(count * 2)
-        var word: UInt64 = 0
-        for index in 0..<count {
-            if index % 8 == 0 { word = generator.next() }
-            let byte = UInt8(truncatingIfNeeded: word >> (UInt64(index % 8) * 8))
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
+        var words: (UInt64, UInt64) = (generator.next(), count > 8 ? generator.next() : 0)
+        return withUnsafeBytes(of: &words) { raw in
+            String(unsafeUninitializedCapacity: count * 2) { out in
+                for index in 0..<count {
+                    let byte = raw[index]
+                    out[index * 2] = Self.digit(byte >> 4)
+                    out[index * 2 + 1] = Self.digit(byte & 0x0F)
+                }
+                return count * 2
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
+
+    @inline(__always)
+    static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 48 + nibble : 87 + nibble }
 
     /// A random non-zero id of `count` bytes.
     static func randomID<G: RandomNumberGenerator>(bytes count: Int, using generator: inout G) -> String {

@@ -38,6 +38,8 @@ public struct TracePropagator: Sendable {
 
     static func readB3(_ headers: HTTPHeaders) -> B3Headers? {
         if let single = headers.first(name: "b3"), let parsed = B3Headers.parseSingle(single) { return parsed }
+        // Most requests carry no B3 at all: one lookup decides.
+        guard headers.contains(name: "x-b3-traceid") else { return nil }
         return B3Headers.parseMulti(
             traceID: headers.first(name: "x-b3-traceid"), spanID: headers.first(name: "x-b3-spanid"),
             parentSpanID: headers.first(name: "x-b3-parentspanid"), sampled: headers.first(name: "x-b3-sampled"),
@@ -75,24 +77,29 @@ public struct TracePropagator: Sendable {
     /// used (multi when it sent `X-B3-*`, else single `b3`).
     func additions(present: Set<String>, context: TraceContext) -> [(String, String)] {
         var out: [(String, String)] = []
+        self.additions(present: present, context: context) { out.append(($0, $1)) }
+        return out
+    }
+
+    /// The same, handed one by one to `add` (no array on the request path).
+    func additions(present: Set<String>, context: TraceContext, _ add: (String, String) -> Void) {
         if self.formats.contains(.w3c) && !present.contains("traceparent") {
-            out.append(("traceparent", context.traceparent))
+            add("traceparent", context.traceparent)
         }
         if self.formats.contains(.b3) {
             let multi = present.contains("x-b3-traceid") || present.contains("x-b3-spanid")
             if multi {
-                if !present.contains("x-b3-traceid") { out.append(("X-B3-TraceId", context.b3Trace)) }
-                if !present.contains("x-b3-spanid") { out.append(("X-B3-SpanId", context.spanID)) }
+                if !present.contains("x-b3-traceid") { add("X-B3-TraceId", context.b3Trace) }
+                if !present.contains("x-b3-spanid") { add("X-B3-SpanId", context.spanID) }
                 if !present.contains("x-b3-parentspanid"), let parent = context.parentSpanID {
-                    out.append(("X-B3-ParentSpanId", parent))
+                    add("X-B3-ParentSpanId", parent)
                 }
                 if !present.contains("x-b3-sampled") && !context.debug {
-                    out.append(("X-B3-Sampled", context.sampled ? "1" : "0"))
+                    add("X-B3-Sampled", context.sampled ? "1" : "0")
                 }
             } else if !present.contains("b3") {
-                out.append(("b3", context.b3Single))
+                add("b3", context.b3Single)
             }
         }
-        return out
     }
 }
