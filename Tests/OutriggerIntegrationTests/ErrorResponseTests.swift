@@ -47,6 +47,8 @@ struct ErrorResponseTests {
         "POST / HTTP/1.1\r\nHost: svc\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
         "POST / HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: svc\r\nBad Header: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: svc\r\nHost: other\r\n\r\n",
+        "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
         "NOT A REQUEST\r\n\r\n",
     ])
     func malformedRequests_are400_andNeverForwarded(raw: String) async throws {

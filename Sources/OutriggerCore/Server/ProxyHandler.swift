@@ -189,8 +189,19 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             self.respondLocal(error, exchange: exchange, context: context)
             return
         }
+        let hosts = head.headers["host"]
+        if hosts.count > 1 || (hosts.isEmpty && head.version.major == 1 && head.version.minor >= 1) {
+            // RFC 9112 §3.2: an HTTP/1.1 request needs exactly one Host; anything else is a 400.
+            let error = OutriggerError(
+                .badRequest,
+                hosts.isEmpty ? "HTTP/1.1 request without a Host header" : "request with several Host headers")
+            exchange.keepAlive = false  // a malformed request ends the connection, as for parse errors
+            self.respondLocal(error, exchange: exchange, context: context)
+            return
+        }
         switch Self.bodyFraming(head.headers) {
         case .failure(let error):
+            exchange.keepAlive = false
             self.respondLocal(error, exchange: exchange, context: context)
             return
         case .success(let framing):
