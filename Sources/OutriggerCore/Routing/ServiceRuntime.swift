@@ -26,8 +26,9 @@ public final class ServiceRuntime: Sendable {
     public let counters: ServiceCounters
     /// The lock-protected state machines.
     public let state: NIOLockedValueBox<State>
-    /// Requests in flight (for `max_concurrent_requests`).
-    public let inFlight = ManagedAtomic<Int>(0)
+    /// Requests in flight (for `max_concurrent_requests`); shared with the runtime it replaces on a reload, so
+    /// requests still running on the old snapshot keep counting against the limit.
+    public let inFlight: ManagedAtomic<Int>
     let clock: any MillisecondClock
     let logger: Logger
 
@@ -59,6 +60,7 @@ public final class ServiceRuntime: Sendable {
                     percent: config.policy.retries.budgetPercent, windowMs: config.policy.breaker.windowMs)
             ))
         self.counters = previous?.counters ?? ServiceCounters()
+        self.inFlight = previous?.inFlight ?? ManagedAtomic(0)
     }
 
     /// The service name.
