@@ -43,28 +43,21 @@ struct ServiceStatsView: Encodable {
         case latencyMs = "latency_ms"
     }
 
-    init(_ service: ServiceRuntime) {
-        let counters = service.counters
-        self.requests = counters.requests.load(ordering: .relaxed)
+    init(_ snapshot: ServiceSnapshot) {
+        self.requests = snapshot.requests
         var responses: [String: Int] = [:]
-        for (index, counter) in counters.responsesByClass.enumerated() {
-            responses["\(index + 1)xx"] = counter.load(ordering: .relaxed)
-        }
+        for (index, count) in snapshot.responsesByClass.enumerated() { responses["\(index + 1)xx"] = count }
         self.responses = responses
-        var errors: [String: Int] = [:]
-        for (index, code) in OutriggerError.Code.allCases.enumerated() {
-            errors[code.rawValue] = counters.errorsByCode[index].load(ordering: .relaxed)
-        }
-        self.errors = errors
-        self.retries = counters.retries.load(ordering: .relaxed)
-        self.retryBudgetExhausted = counters.budgetExhausted.load(ordering: .relaxed)
-        self.breakerRejections = counters.breakerRejections.load(ordering: .relaxed)
-        self.overloaded = counters.overloaded.load(ordering: .relaxed)
-        self.inFlight = service.inFlight.load(ordering: .relaxed)
-        self.ejections = counters.ejections.load(ordering: .relaxed)
-        self.breakerState = service.state.withLockedValue { $0.breaker.effectiveState.rawValue }
-        self.breakerTransitions = counters.transitions.load(ordering: .relaxed)
-        self.latencyMs = LatencyView(counters.latency.snapshot())
+        self.errors = Dictionary(snapshot.errors.map { ($0.code, $0.count) }, uniquingKeysWith: +)
+        self.retries = snapshot.retries
+        self.retryBudgetExhausted = snapshot.budgetExhausted
+        self.breakerRejections = snapshot.breakerRejections
+        self.overloaded = snapshot.overloaded
+        self.inFlight = snapshot.inFlight
+        self.ejections = snapshot.ejections
+        self.breakerState = snapshot.breakerState.rawValue
+        self.breakerTransitions = snapshot.breakerTransitions
+        self.latencyMs = LatencyView(snapshot.latency)
     }
 }
 
@@ -108,7 +101,7 @@ struct StatsView: Encodable {
         self.accessLog = runtime.accessLog.map {
             AccessLogView(written: $0.written.load(ordering: .relaxed), dropped: $0.dropped.load(ordering: .relaxed))
         }
-        self.services = proxy.state().services.mapValues(ServiceStatsView.init)
+        self.services = proxy.state().services.mapValues { ServiceStatsView(ServiceSnapshot($0)) }
     }
 }
 

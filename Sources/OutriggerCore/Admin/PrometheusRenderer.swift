@@ -1,22 +1,7 @@
 /// Renders the stats as Prometheus text exposition format 0.0.4 (SPEC §7): names prefixed `outrigger_`, one
 /// `service` label per service, request duration as a histogram in seconds, breaker state as a gauge per state.
 struct PrometheusRenderer {
-    /// The numbers of one service at one moment.
-    struct Service {
-        var name: String
-        var requests: Int
-        var responsesByClass: [Int]
-        var errors: [(code: String, count: Int)]
-        var retries: Int
-        var budgetExhausted: Int
-        var breakerRejections: Int
-        var overloaded: Int
-        var inFlight: Int
-        var ejections: Int
-        var breakerState: CircuitBreaker.State
-        var breakerTransitions: Int
-        var latency: LatencyHistogram.Snapshot
-    }
+    typealias Service = ServiceSnapshot
 
     /// Everything rendered, taken at one moment (so rendering is a pure function, golden-tested).
     struct Snapshot {
@@ -144,23 +129,7 @@ struct PrometheusRenderer {
     /// Takes the snapshot from a running daemon.
     static func snapshot(_ runtime: DaemonRuntime) -> Snapshot {
         let proxy = runtime.proxy
-        let services = proxy.state().services.values.map { service -> Service in
-            let counters = service.counters
-            return Service(
-                name: service.name, requests: counters.requests.load(ordering: .relaxed),
-                responsesByClass: counters.responsesByClass.map { $0.load(ordering: .relaxed) },
-                errors: OutriggerError.Code.allCases.enumerated().map {
-                    ($0.element.rawValue, counters.errorsByCode[$0.offset].load(ordering: .relaxed))
-                },
-                retries: counters.retries.load(ordering: .relaxed),
-                budgetExhausted: counters.budgetExhausted.load(ordering: .relaxed),
-                breakerRejections: counters.breakerRejections.load(ordering: .relaxed),
-                overloaded: counters.overloaded.load(ordering: .relaxed),
-                inFlight: service.inFlight.load(ordering: .relaxed),
-                ejections: counters.ejections.load(ordering: .relaxed),
-                breakerState: service.state.withLockedValue { $0.breaker.effectiveState },
-                breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot())
-        }
+        let services = proxy.state().services.values.map(ServiceSnapshot.init)
         return Snapshot(
             uptimeSeconds: (runtime.uptimeSeconds * 1000).rounded() / 1000,
             ready: runtime.ready.load(ordering: .relaxed),

@@ -1,0 +1,40 @@
+/// One service's numbers read at one moment: the single place the admin API reads counters from, for both the
+/// JSON stats and the Prometheus text.
+struct ServiceSnapshot {
+    var name: String
+    var requests: Int
+    /// Responses by class, index 0 = 1xx ... 4 = 5xx.
+    var responsesByClass: [Int]
+    /// Outrigger's own errors, every code in `OutriggerError.Code` order.
+    var errors: [(code: String, count: Int)]
+    var retries: Int
+    var budgetExhausted: Int
+    var breakerRejections: Int
+    var overloaded: Int
+    var inFlight: Int
+    var ejections: Int
+    var breakerState: CircuitBreaker.State
+    var breakerTransitions: Int
+    var latency: LatencyHistogram.Snapshot
+}
+
+extension ServiceSnapshot {
+    /// Reads a running service.
+    init(_ service: ServiceRuntime) {
+        let counters = service.counters
+        self.init(
+            name: service.name, requests: counters.requests.load(ordering: .relaxed),
+            responsesByClass: counters.responsesByClass.map { $0.load(ordering: .relaxed) },
+            errors: OutriggerError.Code.allCases.enumerated().map {
+                ($0.element.rawValue, counters.errorsByCode[$0.offset].load(ordering: .relaxed))
+            },
+            retries: counters.retries.load(ordering: .relaxed),
+            budgetExhausted: counters.budgetExhausted.load(ordering: .relaxed),
+            breakerRejections: counters.breakerRejections.load(ordering: .relaxed),
+            overloaded: counters.overloaded.load(ordering: .relaxed),
+            inFlight: service.inFlight.load(ordering: .relaxed),
+            ejections: counters.ejections.load(ordering: .relaxed),
+            breakerState: service.state.withLockedValue { $0.breaker.effectiveState },
+            breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot())
+    }
+}
