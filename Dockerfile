@@ -29,8 +29,9 @@ COPY config/ /etc/outrigger/
 ENV OUTRIGGER_CONFIG=/etc/outrigger/outrigger.yaml
 USER 10001:10001
 EXPOSE 15001 9901
+# With admin.token set, pass the same token as OUTRIGGER_ADMIN_TOKEN so the health check can authenticate.
 HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
-    CMD ["curl", "-fsS", "http://127.0.0.1:9901/healthz"]
+    CMD ["sh", "-c", "curl -fsS ${OUTRIGGER_ADMIN_TOKEN:+-H \"Authorization: Bearer $OUTRIGGER_ADMIN_TOKEN\"} http://127.0.0.1:9901/healthz"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/outrigger"]
 CMD ["run"]
