@@ -30,7 +30,7 @@ struct HeaderRulesTests {
             ("X-Empty", ""), ("Expect", "100-continue"), ("x-request-id", "bad id"),
         ])
         let list = RequestHeaderRules.curlHeaders(
-            .init(headers: headers, clientAddress: "10.0.0.9", requestID: "new-id", requestIDWasKept: false))
+            .init(headers: headers, clientAddress: "10.0.0.9", requestID: "new-id"))
         #expect(
             self.lines(list) == [
                 "Host: svc", "X-Forwarded-For: 1.1.1.1, 10.0.0.9", "X-Empty;", "x-request-id: new-id",

@@ -89,7 +89,10 @@ struct RouterTests {
     @Test func roundRobin_cyclesThroughEndpoints() throws {
         let endpoints = try ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"].map { try Endpoint.parse($0).get() }
         let service = ServiceRuntime(config: ServiceConfig(name: "s", endpoints: endpoints))
-        let picked = (0..<6).map { _ in service.pickEndpoint()!.endpoint.port }
+        let picked = (0..<6).map { _ -> Int in
+            guard case .admitted(_, _, let endpoint) = service.admitTry(firstTry: true, avoid: nil) else { return 0 }
+            return endpoint.port
+        }
         #expect(picked == [1, 2, 3, 1, 2, 3])
     }
 }

@@ -84,7 +84,7 @@ struct TracingTests {
         let list = RequestHeaderRules.curlHeaders(
             .init(
                 headers: HTTPHeaders([("Host", "svc")] + headers), clientAddress: nil, requestID: "r",
-                requestIDWasKept: true, trace: (propagator, context)))
+                trace: (propagator, context)))
         let lines = HeaderRulesTests.drain(list)
         return (
             context,

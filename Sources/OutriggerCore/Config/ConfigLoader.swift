@@ -156,7 +156,7 @@ public enum ConfigLoader {
                 result.routeServiceNodes = parsed.serviceNodes
             case "defaults":
                 config.defaults = Self.parsePolicy(
-                    value, base: ServicePolicy(), at: "defaults", allowBalance: true, folder: folder, reader: &reader)
+                    value, base: ServicePolicy(), at: "defaults", folder: folder, reader: &reader)
             default:
                 reader.error(keyNode, "unknown key '\(key)'")
             }
@@ -300,7 +300,7 @@ public enum ConfigLoader {
     ]
 
     static func parsePolicy(
-        _ node: Node, base: ServicePolicy, at path: String, allowBalance: Bool, folder: String, reader: inout YAMLReader
+        _ node: Node, base: ServicePolicy, at path: String, folder: String, reader: inout YAMLReader
     ) -> ServicePolicy {
         var policy = base
         guard let pairs = reader.mapping(node, at: path, allowed: Self.policyKeys) else { return policy }

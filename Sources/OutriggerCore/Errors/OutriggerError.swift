@@ -32,17 +32,6 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
             case .upstreamConnectTimeout, .upstreamTimeout: return 504
             }
         }
-
-        /// Whether the failure is the upstream's (and so counts for breakers and ejection).
-        public var isUpstreamFailure: Bool {
-            switch self {
-            case .upstreamConnectFailed, .upstreamReset, .upstreamProtocolError, .upstreamConnectTimeout,
-                .upstreamTimeout:
-                return true
-            default:
-                return false
-            }
-        }
     }
 
     /// What went wrong, as a stable code.

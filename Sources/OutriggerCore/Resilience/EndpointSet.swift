@@ -27,8 +27,6 @@ public struct EndpointSet: Sendable {
     public let endpoints: [Endpoint]
     /// Their health, same order.
     public private(set) var health: [Health]
-    /// Total ejections (for the stats).
-    public private(set) var totalEjections = 0
     private let balance: Balance
     private var cursor = 0
 
@@ -95,7 +93,6 @@ public struct EndpointSet: Sendable {
         self.health[index].ejections += 1
         self.health[index].ejectedUntilMs = nowMs + length
         self.health[index].consecutiveConnectFailures = 0
-        self.totalEjections += 1
         return length
     }
 

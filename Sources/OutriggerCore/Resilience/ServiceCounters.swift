@@ -38,10 +38,4 @@ public final class ServiceCounters: Sendable {
             self.errorsByCode[index].wrappingIncrement(ordering: .relaxed)
         }
     }
-
-    /// The count for one error code.
-    public func errors(_ code: OutriggerError.Code) -> Int {
-        guard let index = OutriggerError.Code.allCases.firstIndex(of: code) else { return 0 }
-        return self.errorsByCode[index].load(ordering: .relaxed)
-    }
 }

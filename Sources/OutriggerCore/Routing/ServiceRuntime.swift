@@ -82,18 +82,6 @@ public final class ServiceRuntime: Sendable {
         self.inFlight.wrappingDecrement(ordering: .relaxed)
     }
 
-    /// Asks the breaker to let a try through, and (for a first try) counts the request in the retry budget.
-    public func admit(firstTry: Bool) -> CircuitBreaker.Admission {
-        let now = self.clock.nowMs()
-        let (admission, transition) = self.state.withLockedValue { state in
-            if firstTry { state.budget.recordRequest(nowMs: now) }
-            return state.breaker.admit(nowMs: now)
-        }
-        self.report(transition)
-        if case .rejected = admission { self.counters.breakerRejections.wrappingIncrement(ordering: .relaxed) }
-        return admission
-    }
-
     /// The outcome of asking to start a try: breaker admission and endpoint choice under one lock.
     public enum TryAdmission {
         case admitted(CircuitBreaker.Ticket, index: Int, endpoint: Endpoint)
@@ -122,15 +110,6 @@ public final class ServiceRuntime: Sendable {
         self.report(transition)
         if case .rejected = result { self.counters.breakerRejections.wrappingIncrement(ordering: .relaxed) }
         return result
-    }
-
-    /// Chooses an endpoint for a try (counted in flight until `finish`).
-    public func pickEndpoint(avoid: Int? = nil) -> (index: Int, endpoint: Endpoint)? {
-        let now = self.clock.nowMs()
-        return self.state.withLockedValue { state in
-            guard let index = state.endpoints.pick(nowMs: now, avoid: avoid, using: &state.random) else { return nil }
-            return (index, state.endpoints.endpoints[index])
-        }
     }
 
     /// Records a try's result: `failure` nil on success; `connectFailed` when no connection was made.

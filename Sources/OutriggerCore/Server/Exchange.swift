@@ -5,7 +5,6 @@ import NIOHTTP1
 final class Exchange {
     /// The id sent upstream and returned to the client.
     let requestID: String
-    let requestIDWasKept: Bool
     let head: HTTPRequestHead
     let isHead: Bool
     var keepAlive: Bool
@@ -61,10 +60,9 @@ final class Exchange {
     /// Bodies up to this size are kept so a retry can resend them (SPEC §5).
     static let replayLimit = 64 * 1024
 
-    init(head: HTTPRequestHead, requestID: String, requestIDWasKept: Bool) {
+    init(head: HTTPRequestHead, requestID: String) {
         self.head = head
         self.requestID = requestID
-        self.requestIDWasKept = requestIDWasKept
         self.isHead = head.method == .HEAD
         self.keepAlive = head.isKeepAlive
     }

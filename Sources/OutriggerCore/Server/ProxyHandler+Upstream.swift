@@ -60,7 +60,6 @@ extension ProxyHandler {
         let headers = RequestHeaderRules.curlHeaders(
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
-                requestIDWasKept: exchange.requestIDWasKept,
                 trace: exchange.trace.map { (exchange.tracing, $0) }))
         let request = UpstreamRequest(
             baseURL: endpoint.curlBaseURL,

@@ -167,15 +167,12 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.connectionGuard.headReceived()
         let requestID: String
-        let kept: Bool
         if let given = head.headers.first(name: "x-request-id"), RequestID.isSane(given) {
             requestID = given
-            kept = true
         } else {
             requestID = RequestID.generate(using: &self.random)
-            kept = false
         }
-        let exchange = Exchange(head: head, requestID: requestID, requestIDWasKept: kept)
+        let exchange = Exchange(head: head, requestID: requestID)
         if self.context.draining.load(ordering: .relaxed) { exchange.keepAlive = false }
         self.exchange = exchange
         let state = self.context.state()

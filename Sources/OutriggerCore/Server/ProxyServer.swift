@@ -21,7 +21,7 @@ public final class ProxyServer: Sendable {
         var workers: [CurlWorker] = []
         var map: [ObjectIdentifier: CurlWorker] = [:]
         for (index, loop) in group.makeIterator().enumerated() {
-            let worker = CurlWorker(name: "outrigger-curl-\(index)", logger: logger)
+            let worker = CurlWorker(name: "outrigger-curl-\(index)")
             worker.start()
             workers.append(worker)
             map[ObjectIdentifier(loop)] = worker

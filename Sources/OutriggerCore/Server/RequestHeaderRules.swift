@@ -12,8 +12,6 @@ enum RequestHeaderRules {
         var headers: HTTPHeaders
         var clientAddress: String?
         var requestID: String
-        /// The client's own x-request-id was sane and is kept as is.
-        var requestIDWasKept: Bool
         /// Trace headers to write (nil: trace headers pass untouched).
         var trace: (propagator: TracePropagator, context: TraceContext)? = nil
     }

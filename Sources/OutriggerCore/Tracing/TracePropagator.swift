@@ -73,15 +73,8 @@ public struct TracePropagator: Sendable {
         }
     }
 
-    /// Trace headers to add when the request did not carry them: `traceparent`, and B3 in the form the client
-    /// used (multi when it sent `X-B3-*`, else single `b3`).
-    func additions(present: Set<String>, context: TraceContext) -> [(String, String)] {
-        var out: [(String, String)] = []
-        self.additions(present: present, context: context) { out.append(($0, $1)) }
-        return out
-    }
-
-    /// The same, handed one by one to `add` (no array on the request path).
+    /// Hands `add` the trace headers to add when the request did not carry them: `traceparent`, and B3 in the
+    /// form the client used (multi when it sent `X-B3-*`, else single `b3`).
     func additions(present: Set<String>, context: TraceContext, _ add: (String, String) -> Void) {
         if self.formats.contains(.w3c) && !present.contains("traceparent") {
             add("traceparent", context.traceparent)

@@ -1,6 +1,5 @@
 import CCurl
 import Foundation
-import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -25,7 +24,6 @@ public final class CurlWorker: @unchecked Sendable {
     private let lock = NIOLock()
     private var commands: [Command] = []
     private var stopping = false
-    private let logger: Logger
     private let name: String
     private var thread: Thread?
     private let stopped = ConditionLock(value: 0)
@@ -38,11 +36,10 @@ public final class CurlWorker: @unchecked Sendable {
     private var curlActive = 0
 
     /// Creates a worker with its own multi handle; call `start()` to run its thread.
-    public init(name: String, logger: Logger) {
+    public init(name: String) {
         precondition(Curl.initialized, "curl_global_init failed")
         self.multi = curl_multi_init()!
         self.name = name
-        self.logger = logger
         // Keep a warm pool of upstream connections; HTTP/1.1 only, no multiplexing attempts.
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, 1024)
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, 0)
