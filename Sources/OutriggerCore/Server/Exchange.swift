@@ -56,6 +56,9 @@ final class Exchange {
     /// The answer is already out (a local error): remaining body parts are dropped.
     var discardBody = false
     var bodyBytes: Int64 = 0
+    /// `limits.max_request_body_bytes` of the snapshot the request started on (0 = unlimited); read per body
+    /// part, so kept here rather than looked up under the config lock each time.
+    var maxBodyBytes: Int64 = 0
 
     /// Bodies up to this size are kept so a retry can resend them (SPEC §5).
     static let replayLimit = 64 * 1024

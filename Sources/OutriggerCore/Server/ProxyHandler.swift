@@ -205,7 +205,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             exchange.body = framing
             exchange.expectsBody = framing != .none && framing != .length(0)
         }
-        let limit = self.context.limits.maxRequestBodyBytes
+        exchange.maxBodyBytes = state.loaded.config.limits.maxRequestBodyBytes
+        let limit = exchange.maxBodyBytes
         if limit > 0, case .length(let length) = exchange.body, length > limit {
             let error = OutriggerError(
                 .requestBodyTooLarge,
@@ -290,7 +291,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     private func receiveBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
         guard let exchange = self.exchange, !exchange.discardBody else { return }
         exchange.bodyBytes += Int64(buffer.readableBytes)
-        let limit = self.context.limits.maxRequestBodyBytes
+        let limit = exchange.maxBodyBytes
         if limit > 0 && exchange.bodyBytes > limit {
             if exchange.responseStarted {
                 context.close(promise: nil)
