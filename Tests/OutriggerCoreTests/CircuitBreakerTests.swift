@@ -19,7 +19,7 @@ struct CircuitBreakerTests {
         return policy
     }
 
-    static let failure = CircuitBreaker.Failure(atMs: 0, endpoint: "127.0.0.1:1", code: "upstream_reset")
+    static let failure = CircuitBreaker.Failure(atMs: 0, endpoint: "127.0.0.1:1", kind: .error(.upstreamReset))
 
     /// Admits one request at `now` and records its result.
     @discardableResult
@@ -111,7 +111,10 @@ struct CircuitBreakerTests {
 
     @Test func halfOpen_failedProbe_reopens() {
         var breaker = Self.halfOpenBreaker()
-        guard case .admitted(let probe) = breaker.admit(nowMs: 1000).0 else { return }
+        guard case .admitted(let probe) = breaker.admit(nowMs: 1000).0 else {
+            Issue.record("expected the breaker to admit")
+            return
+        }
         let transition = breaker.record(probe, failure: Self.failure, nowMs: 1010)
         #expect(transition == .init(from: .halfOpen, to: .open, reason: "probe failed (upstream_reset)"))
         #expect(breaker.openUntilMs == 2010)
@@ -133,7 +136,10 @@ struct CircuitBreakerTests {
 
     @Test func lateResultFromAnOlderGeneration_isIgnored() {
         var breaker = CircuitBreaker(policy: Self.policy(consecutive: 2, openFor: 1000), nowMs: 0)
-        guard case .admitted(let slow) = breaker.admit(nowMs: 0).0 else { return }
+        guard case .admitted(let slow) = breaker.admit(nowMs: 0).0 else {
+            Issue.record("expected the breaker to admit")
+            return
+        }
         Self.request(&breaker, now: 1, fails: true)
         Self.request(&breaker, now: 2, fails: true)  // trips: generation moves on
         #expect(breaker.state == .open)
@@ -141,7 +147,10 @@ struct CircuitBreakerTests {
         #expect(breaker.record(slow, failure: nil, nowMs: 3) == nil)
         #expect(breaker.state == .open)
         // Nor may an old result close a half-open breaker.
-        guard case .admitted = breaker.admit(nowMs: 1002).0 else { return }
+        guard case .admitted = breaker.admit(nowMs: 1002).0 else {
+            Issue.record("expected the breaker to admit")
+            return
+        }
         #expect(breaker.record(slow, failure: nil, nowMs: 1003) == nil)
         #expect(breaker.state == .halfOpen)
     }
@@ -158,7 +167,10 @@ struct CircuitBreakerTests {
 
     @Test func probeCancelledByItsClient_freesTheSlot() {
         var breaker = Self.halfOpenBreaker()
-        guard case .admitted(let probe) = breaker.admit(nowMs: 1000).0 else { return }
+        guard case .admitted(let probe) = breaker.admit(nowMs: 1000).0 else {
+            Issue.record("expected the breaker to admit")
+            return
+        }
         #expect(breaker.admit(nowMs: 1001).0 == .rejected(retryAfterSeconds: 1))
         breaker.abandon(probe)
         guard case .admitted(let next) = breaker.admit(nowMs: 1002).0 else {
@@ -170,7 +182,10 @@ struct CircuitBreakerTests {
 
     @Test func probeThatNeverAnswers_doesNotWedgeHalfOpen() {
         var breaker = Self.halfOpenBreaker()
-        guard case .admitted(let lost) = breaker.admit(nowMs: 1000).0 else { return }
+        guard case .admitted(let lost) = breaker.admit(nowMs: 1000).0 else {
+            Issue.record("expected the breaker to admit")
+            return
+        }
         #expect(breaker.admit(nowMs: 1999).0 == .rejected(retryAfterSeconds: 1))
         let (admission, transition) = breaker.admit(nowMs: 2000)
         #expect(transition?.reason == "probes unanswered for open_for")
@@ -202,7 +217,8 @@ struct CircuitBreakerTests {
         var breaker = CircuitBreaker(policy: Self.policy(consecutive: 100), nowMs: 0)
         for index in 0..<15 { Self.request(&breaker, now: Int64(index), fails: true) }
         #expect(breaker.recentFailures.count == CircuitBreaker.failureHistory)
-        #expect(breaker.recentFailures.last?.code == "upstream_reset")
+        #expect(breaker.recentFailures.last?.kind == .error(.upstreamReset))
+        #expect(breaker.recentFailures.last?.kind.description == "upstream_reset")
         #expect(breaker.recentFailures.last?.endpoint == "127.0.0.1:1")
     }
 }

@@ -74,6 +74,25 @@ struct TracingLiveTests {
         log.shutdown()
     }
 
+    /// SPEC §17: the flags byte goes upstream as received, every bit, not only "sampled".
+    @Test(arguments: ["00", "01", "02", "03", "80", "ff", "a5"])
+    func traceFlags_goUpstreamAsReceived(flags: String) async throws {
+        try await withProxy { upstream, proxy in
+            let client = try await proxy.client()
+            let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-\(flags)"
+            try await client.send("GET / HTTP/1.1\r\nHost: svc\r\ntraceparent: \(incoming)\r\n\r\n")
+            let response = try await client.readResponse()
+            #expect(response.status == 200)
+            let sent = try #require(upstream.requests.first?.value("traceparent"))
+            #expect(sent.hasPrefix("00-4bf92f3577b34da6a3ce929d0e0e4736-"))
+            #expect(sent.hasSuffix("-\(flags)"), "sent \(sent)")
+            // B3 goes out with the W3C sampled bit.
+            let b3 = try #require(upstream.requests.first?.value("b3"))
+            #expect(b3.split(separator: "-")[2] == (UInt8(flags, radix: 16)! & 1 == 1 ? "1" : "0"))
+            await client.close()
+        }
+    }
+
     @Test func accessLog_neverBlocks_dropsAndCountsWhenFull() throws {
         // A writer that cannot keep up: /dev/full fails every write, the queue still never blocks a caller.
         let log = try AccessLog(destination: .file("/dev/full"))

@@ -165,7 +165,7 @@ struct BreakerView: Encodable {
     }
 
     init(_ service: ServiceRuntime, runtime: DaemonRuntime) {
-        let breaker = service.state.withLockedValue { $0.breaker }
+        let breaker = service.breakerNow()
         let now = service.clock.nowMs()
         func time(_ ms: Int64) -> String { AdminJSON.time(runtime.wallTime(monotonicMs: ms, clock: service.clock)) }
         self.service = service.name
@@ -188,7 +188,7 @@ struct BreakerView: Encodable {
             minimumRequests: policy.minimumRequests, window: ConfigDuration.format(milliseconds: policy.windowMs),
             openFor: ConfigDuration.format(milliseconds: policy.openForMs), halfOpenRequests: policy.halfOpenRequests)
         self.lastFailures = breaker.recentFailures.reversed().map {
-            FailureView(time: time($0.atMs), endpoint: $0.endpoint, code: $0.code)
+            FailureView(time: time($0.atMs), endpoint: $0.endpoint, code: $0.kind.description)
         }
     }
 }
@@ -232,7 +232,8 @@ struct ServicesView: Encodable {
         self.services = state.loaded.registry.order.compactMap { name in
             guard let service = state.services[name] else { return nil }
             let now = service.clock.nowMs()
-            let (set, breaker) = service.state.withLockedValue { ($0.endpoints, $0.breaker.effectiveState) }
+            let breaker = service.breakerNow().effectiveState
+            let set = service.state.withLockedValue { $0.endpoints }
             let endpoints = zip(set.endpoints, set.health).map { endpoint, health in
                 let ejected = health.ejectedUntilMs.map { $0 > now } ?? false
                 return EndpointView(

@@ -50,8 +50,9 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// Extra tries after the first; 0 turns retries off.
     public var attempts = 2
-    /// Timeout of each try, in milliseconds; 0 means only the request timeout applies.
-    public var perTryTimeoutMs: Int64 = 1000
+    /// Timeout of each try until its response head, in milliseconds; 0 (the default, SPEC §17) means only the
+    /// request timeout applies, so a slow but healthy upstream is not cut off unless the user asks for it.
+    public var perTryTimeoutMs: Int64 = 0
     /// What may be retried.
     public var retryOn: [Condition] = [.connectFailure, .reset, .status(502), .status(503), .status(504)]
     /// Retries may add at most this share (in percent) of the window's requests.

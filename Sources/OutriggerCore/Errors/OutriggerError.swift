@@ -32,6 +32,46 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
             case .upstreamConnectTimeout, .upstreamTimeout: return 504
             }
         }
+
+        /// The `retry_on` conditions a try that failed with this code meets (SPEC §5, §17). A timed-out try is
+        /// both `timeout` and `504`: the status the client would get is the one the user lists.
+        public var retryConditions: [RetryPolicy.Condition] {
+            switch self {
+            case .upstreamConnectFailed, .upstreamConnectTimeout: return [.connectFailure]
+            case .upstreamReset, .upstreamProtocolError: return [.reset]
+            case .upstreamTimeout: return [.timeout, .status(504)]
+            default: return []
+            }
+        }
+
+        /// A failure of the upstream that the breaker counts (SPEC §5); rejections by the breaker or the
+        /// concurrency limit and the client's own errors do not count.
+        public var isUpstreamFailure: Bool {
+            switch self {
+            case .upstreamConnectFailed, .upstreamConnectTimeout, .upstreamReset, .upstreamProtocolError,
+                .upstreamTimeout:
+                return true
+            default: return false
+            }
+        }
+
+        /// No connection to the endpoint was made (counts towards ejection, SPEC §3).
+        public var isConnectFailure: Bool { self == .upstreamConnectFailed || self == .upstreamConnectTimeout }
+
+        /// The status line's reason phrase.
+        public var reason: String {
+            switch self.status {
+            case 400: return "Bad Request"
+            case 404: return "Not Found"
+            case 408: return "Request Timeout"
+            case 413: return "Content Too Large"
+            case 431: return "Request Header Fields Too Large"
+            case 502: return "Bad Gateway"
+            case 503: return "Service Unavailable"
+            case 504: return "Gateway Timeout"
+            default: return "Error"
+            }
+        }
     }
 
     /// What went wrong, as a stable code.

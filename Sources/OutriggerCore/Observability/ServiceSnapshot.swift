@@ -34,7 +34,7 @@ extension ServiceSnapshot {
             overloaded: counters.overloaded.load(ordering: .relaxed),
             inFlight: service.inFlight.load(ordering: .relaxed),
             ejections: counters.ejections.load(ordering: .relaxed),
-            breakerState: service.state.withLockedValue { $0.breaker.effectiveState },
+            breakerState: service.breakerNow().effectiveState,
             breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot())
     }
 }

@@ -32,8 +32,8 @@ public struct CircuitBreaker: Sendable {
         public var atMs: Int64
         /// Which endpoint failed, if one was reached.
         public var endpoint: String?
-        /// The error code (`upstream_reset`, `http_503`, ...).
-        public var code: String
+        /// What failed (shown as `upstream_reset`, `http_503`, ...).
+        public var kind: UpstreamFailure
     }
 
     /// A change of state, with the reason to log.
@@ -93,10 +93,9 @@ public struct CircuitBreaker: Sendable {
             case .closed, .halfOpen: return (.admitted(Ticket(generation: self.generation, isProbe: false)), nil)
             }
         }
-        var transition: Transition?
+        var transition = self.advance(nowMs: nowMs)
         if self.state == .open, let until = self.openUntilMs {
-            guard nowMs >= until else { return (.rejected(retryAfterSeconds: Self.seconds(until - nowMs)), nil) }
-            transition = self.move(to: .halfOpen, nowMs: nowMs, reason: "open_for elapsed")
+            return (.rejected(retryAfterSeconds: Self.seconds(until - nowMs)), nil)
         }
         switch self.state {
         case .closed:
@@ -115,6 +114,13 @@ public struct CircuitBreaker: Sendable {
             self.lastProbeAdmittedMs = nowMs
             return (.admitted(Ticket(generation: self.generation, isProbe: true)), transition)
         }
+    }
+
+    /// Lets time pass: an open breaker whose `open_for` has elapsed is half-open from that moment (SPEC §17), so
+    /// what the admin API reports follows the clock even when no request arrives.
+    public mutating func advance(nowMs: Int64) -> Transition? {
+        guard self.forced == nil, self.state == .open, let until = self.openUntilMs, nowMs >= until else { return nil }
+        return self.move(to: .halfOpen, nowMs: until, reason: "open_for elapsed")
     }
 
     /// Records the result of an admitted request. `failure` is nil on success.
@@ -148,7 +154,7 @@ public struct CircuitBreaker: Sendable {
             guard ticket.isProbe else { return nil }
             self.probesInFlight = max(0, self.probesInFlight - 1)
             if let failure {
-                return self.trip(nowMs: nowMs, reason: "probe failed (\(failure.code))")
+                return self.trip(nowMs: nowMs, reason: "probe failed (\(failure.kind))")
             }
             self.probeSuccesses += 1
             if self.probeSuccesses >= self.policy.halfOpenRequests {

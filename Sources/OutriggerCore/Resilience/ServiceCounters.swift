@@ -8,6 +8,8 @@ public final class ServiceCounters: Sendable {
     public let responsesByClass: [ManagedAtomic<Int>] = (0..<5).map { _ in ManagedAtomic(0) }
     /// Outrigger's own errors by code, indexed like `OutriggerError.Code.allCases`.
     public let errorsByCode: [ManagedAtomic<Int>] = OutriggerError.Code.allCases.map { _ in ManagedAtomic(0) }
+    /// Upstream tries that failed, by code like `errorsByCode`: every failed try, retried or not.
+    public let failedTriesByCode: [ManagedAtomic<Int>] = OutriggerError.Code.allCases.map { _ in ManagedAtomic(0) }
     /// Retries started.
     public let retries = ManagedAtomic<Int>(0)
     /// Retries refused because the budget was spent.
@@ -30,6 +32,13 @@ public final class ServiceCounters: Sendable {
     public func countResponse(status: Int) {
         let index = min(max(status / 100 - 1, 0), 4)
         self.responsesByClass[index].wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// Counts one failed upstream try.
+    public func countFailedTry(_ code: OutriggerError.Code) {
+        if let index = OutriggerError.Code.allCases.firstIndex(of: code) {
+            self.failedTriesByCode[index].wrappingIncrement(ordering: .relaxed)
+        }
     }
 
     /// Counts one of Outrigger's own errors.

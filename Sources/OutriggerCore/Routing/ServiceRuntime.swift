@@ -20,8 +20,6 @@ public final class ServiceRuntime: Sendable {
 
     /// The service's configuration, merged with `defaults`.
     public let config: ServiceConfig
-    /// The statuses of `retry_on`, held back while a retry is still possible (computed once, read per try).
-    let retryStatuses: [Int]
     /// Decision counters.
     public let counters: ServiceCounters
     /// The lock-protected state machines.
@@ -38,10 +36,6 @@ public final class ServiceRuntime: Sendable {
         logger: Logger = Logger(label: "outrigger"), previous: ServiceRuntime? = nil
     ) {
         self.config = config
-        self.retryStatuses = config.policy.retries.retryOn.compactMap {
-            if case .status(let code) = $0 { return code }
-            return nil
-        }
         self.clock = clock
         self.logger = logger
         let now = clock.nowMs()
@@ -112,16 +106,15 @@ public final class ServiceRuntime: Sendable {
         return result
     }
 
-    /// Records a try's result: `failure` nil on success; `connectFailed` when no connection was made.
-    public func finish(
-        ticket: CircuitBreaker.Ticket, endpoint index: Int, failureCode: String?, connectFailed: Bool
-    ) {
+    /// Records a try's result: `failure` nil on success.
+    public func finish(ticket: CircuitBreaker.Ticket, endpoint index: Int, failure: UpstreamFailure?) {
         let now = self.clock.nowMs()
         let endpointName = self.config.endpoints[index].original
         let (transition, ejected) = self.state.withLockedValue { state in
-            let failure = failureCode.map { CircuitBreaker.Failure(atMs: now, endpoint: endpointName, code: $0) }
-            let transition = state.breaker.record(ticket, failure: failure, nowMs: now)
-            let ejected = state.endpoints.finish(index, connectFailed: connectFailed, nowMs: now)
+            let recorded = failure.map { CircuitBreaker.Failure(atMs: now, endpoint: endpointName, kind: $0) }
+            let transition = state.breaker.record(ticket, failure: recorded, nowMs: now)
+            let ejected = state.endpoints.finish(
+                index, connectFailed: failure?.isConnectFailure ?? false, nowMs: now)
             return (transition, ejected)
         }
         self.report(transition)
@@ -145,21 +138,35 @@ public final class ServiceRuntime: Sendable {
         }
     }
 
-    /// Takes a retry from the budget; counts a refusal.
-    public func takeRetry() -> Bool {
+    /// Asks the request's retry plan what to do after a failed try, with this service's budget and random source
+    /// under its lock; counts a retry taken and a retry refused by the budget.
+    public func decideRetry(
+        _ plan: RetryPlan, after failure: UpstreamFailure, responseStarted: Bool, deadlineMs: Int64?
+    ) -> RetryPlan.Decision {
         let now = self.clock.nowMs()
-        let allowed = self.state.withLockedValue { $0.budget.tryRetry(nowMs: now) }
-        if allowed {
-            self.counters.retries.wrappingIncrement(ordering: .relaxed)
-        } else {
-            self.counters.budgetExhausted.wrappingIncrement(ordering: .relaxed)
+        let decision = self.state.withLockedValue { state in
+            plan.decide(
+                after: failure, responseStarted: responseStarted, nowMs: now, deadlineMs: deadlineMs,
+                budget: &state.budget, random: &state.random)
         }
-        return allowed
+        switch decision {
+        case .retry: self.counters.retries.wrappingIncrement(ordering: .relaxed)
+        case .giveUp(.budgetExhausted): self.counters.budgetExhausted.wrappingIncrement(ordering: .relaxed)
+        case .giveUp: break
+        }
+        return decision
     }
 
-    /// A random backoff for retry number `retry`.
-    public func backoffMs(retry: Int) -> Int64 {
-        self.state.withLockedValue { Backoff.delayMs(retry: retry, using: &$0.random) }
+    /// The breaker as of now: an `open_for` that has elapsed is applied (and logged) first, so `/breakers`,
+    /// `/stats` and `/metrics` follow the clock without waiting for a request (SPEC §17).
+    public func breakerNow() -> CircuitBreaker {
+        let now = self.clock.nowMs()
+        let (breaker, transition) = self.state.withLockedValue { state in
+            let transition = state.breaker.advance(nowMs: now)
+            return (state.breaker, transition)
+        }
+        self.report(transition)
+        return breaker
     }
 
     /// Forces the breaker open or closed until `resetBreaker` (admin API).

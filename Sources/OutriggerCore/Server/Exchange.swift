@@ -24,17 +24,25 @@ final class Exchange {
     var transfer: Transfer?
     var ticket: CircuitBreaker.Ticket?
     var endpointIndex: Int?
-    /// Tries started so far (1 after the first).
-    var tries = 0
-    var lastError: OutriggerError?
+    /// `per_try_timeout` for the current try in milliseconds, 0 when it does not apply; it starts once the request
+    /// is fully sent to Outrigger, so a long upload is not cut by it.
+    var perTryMs: Int64 = 0
     /// When the current try must have started answering (`per_try_timeout`), checked by the connection's timer.
     var perTryDeadline: NIODeadline?
+    /// `idle_timeout` of the request's service in nanoseconds; 0 = none. Measured by Outrigger itself from the
+    /// transfer's last byte either way (SPEC §17).
+    var idleTimeoutNs: Int64 = 0
 
     // === retries (SPEC §5) ===
-    /// Idempotent method or Idempotency-Key.
-    var retryable = false
-    /// Request body kept for replay while it stays within `replayLimit`; nil once too big.
+    /// Every retry decision of this request.
+    var retry: RetryPlan?
+    /// The failure of the last try, answered if no retry follows.
+    var lastError: OutriggerError?
+    /// Request body kept for replay while the plan says so; nil once too big.
     var replay: ByteBuffer?
+
+    /// Tries started so far (1 after the first).
+    var tries: Int { self.retry?.triesStarted ?? 0 }
 
     // === observability (SPEC §6) ===
     var trace: TraceContext?
@@ -46,7 +54,7 @@ final class Exchange {
     var upstreamDoneAt: NIODeadline?
     var bytesOut: Int64 = 0
     var status = 0
-    var errorCode: String?
+    var errorCode: OutriggerError.Code?
     var endpointName: String?
 
     // === request and response progress ===
@@ -60,21 +68,10 @@ final class Exchange {
     /// part, so kept here rather than looked up under the config lock each time.
     var maxBodyBytes: Int64 = 0
 
-    /// Bodies up to this size are kept so a retry can resend them (SPEC §5).
-    static let replayLimit = 64 * 1024
-
     init(head: HTTPRequestHead, requestID: String) {
         self.head = head
         self.requestID = requestID
         self.isHead = head.method == .HEAD
         self.keepAlive = head.isKeepAlive
-    }
-
-    /// Methods that may be retried without an Idempotency-Key (SPEC §5).
-    static func isIdempotent(_ method: HTTPMethod) -> Bool {
-        switch method {
-        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
-        default: return false
-        }
     }
 }

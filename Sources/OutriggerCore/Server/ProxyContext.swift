@@ -19,6 +19,8 @@ final class ProxyContext: Sendable {
     let draining = ManagedAtomic<Bool>(false)
     /// Open client channels, so a drain can reach idle keep-alive connections.
     let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    /// Per-request upstream failures, aggregated before they reach the log.
+    let failureLog: FailureLog
 
     init(
         state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger,
@@ -29,6 +31,7 @@ final class ProxyContext: Sendable {
         self.workers = workers
         self.fallbackWorker = fallback
         self.logger = logger
+        self.failureLog = FailureLog(logger: logger)
     }
 
     /// The inbound limits of the current configuration (a reload applies them to new connections and requests).

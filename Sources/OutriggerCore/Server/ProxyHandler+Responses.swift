@@ -3,62 +3,6 @@ import NIOHTTP1
 
 // Local answers and the end of an exchange.
 extension ProxyHandler {
-    /// Answers with Outrigger's own error; keeps the connection when the request is complete and allows it.
-    func respondLocal(
-        _ error: OutriggerError, exchange: Exchange, context: ChannelHandlerContext, retryAfter: Int? = nil
-    ) {
-        exchange.transfer?.cancel()
-        exchange.transfer = nil
-        exchange.discardBody = true
-        exchange.responseComplete = true
-        if !exchange.requestEnded && exchange.expectsBody {
-            // Unread body bytes follow; rather than read a possibly huge body to find the next request, close.
-            exchange.keepAlive = false
-        }
-        self.count(error, exchange: exchange)
-        let response = ErrorResponder.response(
-            for: error, requestID: exchange.requestID, close: !exchange.keepAlive, isHead: exchange.isHead,
-            extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
-            allocator: context.channel.allocator)
-        exchange.responseStarted = true
-        exchange.status = error.code.status
-        exchange.errorCode = error.code.rawValue
-        exchange.bytesOut += Int64(response.readableBytes)
-        context.write(self.wrapOutboundOut(response), promise: nil)
-        if exchange.requestEnded || !exchange.keepAlive {
-            self.finishExchange(exchange, context: context)
-        } else {
-            context.flush()
-        }
-    }
-
-    /// Counts a local error for the service it was for.
-    func count(_ error: OutriggerError, exchange: Exchange) {
-        guard let service = exchange.service else { return }
-        service.counters.countError(error.code)
-        service.counters.countResponse(status: error.code.status)
-    }
-
-    func writeLocalAndClose(_ error: OutriggerError, requestID: String?, context: ChannelHandlerContext) {
-        self.closing = true
-        let requestID = requestID ?? RequestID.generate(using: &self.random)
-        let response = ErrorResponder.response(
-            for: error, requestID: requestID, close: true, allocator: context.channel.allocator)
-        if let exchange = self.exchange {
-            self.releaseSlot(exchange)
-            exchange.bytesOut += Int64(response.readableBytes)
-            self.logAccess(exchange, status: error.code.status, error: error.code.rawValue)
-        } else {
-            self.logAccess(nil, status: error.code.status, error: error.code.rawValue, requestID: requestID)
-        }
-        self.exchange = nil
-        self.queue.removeAll()
-        let channel = context.channel
-        context.writeAndFlush(self.wrapOutboundOut(response)).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-    }
-
     /// The exchange ends without a result (client gone, request refused mid-body): nothing is counted against the
     /// upstream, the breaker's probe slot and the concurrency slot are given back.
     func abandon(_ exchange: Exchange) {
@@ -81,7 +25,7 @@ extension ProxyHandler {
 
     func finishExchange(_ exchange: Exchange, context: ChannelHandlerContext) {
         self.releaseSlot(exchange)
-        self.logAccess(exchange, status: exchange.status, error: exchange.errorCode)
+        self.logAccess(exchange, status: exchange.status, error: exchange.errorCode?.rawValue)
         self.exchange = nil
         if !exchange.keepAlive || self.context.draining.load(ordering: .relaxed) {
             self.closing = true

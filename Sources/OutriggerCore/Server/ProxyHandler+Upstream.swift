@@ -2,39 +2,36 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-// Tries, retries and the transfer's events (SPEC §5).
+// Tries, retries and the transfer's events (SPEC §5). Every retry decision is the exchange's `RetryPlan`'s; every
+// error ends in `rescue` (ProxyHandler+Rescue.swift).
 extension ProxyHandler {
     /// Starts one try: breaker admission, endpoint choice, per-try timeout, then hands it to the curl worker.
     func startTry(_ exchange: Exchange, avoid: Int?, context: ChannelHandlerContext) {
-        guard let service = exchange.service else { return }
+        guard let service = exchange.service, var plan = exchange.retry else { return }
         let policy = service.config.policy
-        let firstTry = exchange.tries == 0
+        let firstTry = plan.triesStarted == 0
         let index: Int
         let endpoint: Endpoint
         switch service.admitTry(firstTry: firstTry, avoid: avoid) {
         case .rejected(let retryAfter):
             if let last = exchange.lastError {
                 // A retry refused by a breaker that just opened: the client gets the failure it would have got.
-                self.respondLocal(last, exchange: exchange, context: context)
+                self.rescue(last, context: context)
             } else {
                 let error = OutriggerError(
                     .breakerOpen, "the circuit breaker of the service is open", service: service.name)
-                self.respondLocal(error, exchange: exchange, context: context, retryAfter: retryAfter)
+                self.rescue(error, context: context, retryAfter: retryAfter)
             }
             return
         case .noEndpoints:
             let error = OutriggerError(.noEndpoints, "the service has no usable endpoint", service: service.name)
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         case .admitted(let ticket, let chosen, let chosenEndpoint):
             exchange.ticket = ticket
             index = chosen
             endpoint = chosenEndpoint
         }
-        exchange.endpointIndex = index
-        exchange.endpointName = endpoint.original
-        exchange.tries += 1
-        if exchange.firstTryAt == nil { exchange.firstTryAt = .now() }
 
         var timeoutMs = policy.requestTimeoutMs
         if let deadline = exchange.deadlineMs {
@@ -42,19 +39,22 @@ extension ProxyHandler {
             guard remaining > 0 else {
                 service.abandon(ticket: exchange.ticket!, endpoint: index)
                 exchange.ticket = nil
-                exchange.endpointIndex = nil
                 let error = OutriggerError(
                     .upstreamTimeout, "the request timeout elapsed before the upstream answered", service: service.name)
-                self.respondLocal(exchange.lastError ?? error, exchange: exchange, context: context)
+                self.rescue(exchange.lastError ?? error, context: context)
                 return
             }
             timeoutMs = remaining
         }
+        plan.tryStarted(endpoint: index)
+        exchange.retry = plan
+        exchange.endpointIndex = index
+        exchange.endpointName = endpoint.original
+        if exchange.firstTryAt == nil { exchange.firstTryAt = .now() }
         // per_try_timeout bounds the wait for a response to start: once bytes flow to the client, no retry is
         // possible and only the overall request_timeout applies (a long download is not cut at per_try_timeout).
         let perTryMs = policy.retries.perTryTimeoutMs
-        let perTryApplies = exchange.retryable && perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
-        let holdStatuses = self.mayRetryLater(exchange) ? service.retryStatuses : []
+        let perTryApplies = perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
 
         let head = exchange.head
         let headers = RequestHeaderRules.curlHeaders(
@@ -70,13 +70,12 @@ extension ProxyHandler {
             unixSocketPath: endpoint.socketPath,
             connectTimeoutMs: policy.connectTimeoutMs,
             requestTimeoutMs: timeoutMs,
-            idleTimeoutMs: policy.idleTimeoutMs,
             tlsVerify: policy.tlsVerify,
             tlsCAFile: policy.tlsCAFile,
             framing: .init(
                 isHead: exchange.isHead, clientIsHTTP11: head.version.major == 1 && head.version.minor >= 1,
                 keepAlive: exchange.keepAlive, requestID: exchange.requestID),
-            holdStatuses: holdStatuses)
+            holdStatuses: plan.holdStatuses)
         let worker = self.context.worker(for: context.eventLoop)
         let transfer = Transfer(
             request: request, eventLoop: context.eventLoop, worker: worker, service: service.name,
@@ -86,10 +85,12 @@ extension ProxyHandler {
         exchange.transfer = transfer
         worker.submit(.start(transfer))
         exchange.perTryDeadline = nil
-        if perTryApplies {
-            let deadline = NIODeadline.now() + .milliseconds(perTryMs)
-            exchange.perTryDeadline = deadline
-            self.armPerTryTimer(deadline, context: context)
+        exchange.perTryMs = perTryApplies ? perTryMs : 0
+        if exchange.requestEnded { self.startPerTryClock(exchange, context: context) }
+        if exchange.idleTimeoutNs > 0 {
+            self.armExchangeTimer(
+                NIODeadline.uptimeNanoseconds(transfer.lastActivityNs + UInt64(exchange.idleTimeoutNs)),
+                context: context)
         }
         if !firstTry, let replay = exchange.replay, replay.readableBytes > 0 {
             _ = transfer.appendBody(replay)
@@ -97,81 +98,91 @@ extension ProxyHandler {
         if !firstTry && exchange.requestEnded { transfer.endBody() }
     }
 
+    /// Starts the current try's `per_try_timeout`, once the whole request has arrived (as Envoy's route timeouts
+    /// start at the end of the downstream request): it measures the upstream's time to answer, not the upload.
+    func startPerTryClock(_ exchange: Exchange, context: ChannelHandlerContext) {
+        guard exchange.perTryMs > 0, exchange.perTryDeadline == nil, exchange.transfer != nil,
+            !exchange.responseStarted
+        else { return }
+        let deadline = NIODeadline.now() + .milliseconds(exchange.perTryMs)
+        exchange.perTryDeadline = deadline
+        self.armExchangeTimer(deadline, context: context)
+    }
+
     /// Makes sure a check runs by `deadline`. One timer per connection, re-armed only when it fires early: a
     /// scheduled task per request costs more than the rest of the request's bookkeeping (bench/README.md).
-    func armPerTryTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
-        if let scheduled = self.perTryTimerDeadline, scheduled <= deadline { return }
-        self.perTryTimer?.cancel()
-        self.perTryTimerDeadline = deadline
+    func armExchangeTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
+        if let scheduled = self.exchangeTimerDeadline, scheduled <= deadline { return }
+        self.exchangeTimer?.cancel()
+        self.exchangeTimerDeadline = deadline
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.perTryTimer = context.eventLoop.scheduleTask(deadline: deadline) {
-            loopBound.value.perTryTimerFired()
+        self.exchangeTimer = context.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.exchangeTimerFired()
         }
     }
 
-    /// The per-try check: a try still waiting for its response past `per_try_timeout` fails as a timeout
-    /// (and may be retried); otherwise the timer is re-armed for the current try's deadline, if any.
-    func perTryTimerFired() {
-        self.perTryTimer = nil
-        self.perTryTimerDeadline = nil
-        guard let context = self.handlerContext, let exchange = self.exchange, let deadline = exchange.perTryDeadline,
-            let transfer = exchange.transfer, !exchange.responseStarted
-        else { return }
-        guard NIODeadline.now() >= deadline else {
-            self.armPerTryTimer(deadline, context: context)
+    /// The connection's timer: a try still waiting for its response past `per_try_timeout`, or a transfer with no
+    /// byte either way for `idle_timeout`, fails as `upstream_timeout` (SPEC §17); otherwise the timer is re-armed
+    /// for the next deadline of the current try, if any.
+    func exchangeTimerFired() {
+        self.exchangeTimer = nil
+        self.exchangeTimerDeadline = nil
+        guard let context = self.handlerContext, let exchange = self.exchange, let transfer = exchange.transfer else {
             return
         }
-        exchange.perTryDeadline = nil
-        transfer.cancel()
-        let perTryMs = exchange.service?.config.policy.retries.perTryTimeoutMs ?? 0
-        let error = OutriggerError(
-            .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: exchange.service?.name,
-            detail: "per_try_timeout=\(perTryMs)ms")
-        self.transfer(transfer, didFail: error, responseStarted: false)
+        let now = NIODeadline.now()
+        let service = exchange.service?.name
+        if let deadline = exchange.perTryDeadline, !exchange.responseStarted {
+            if now >= deadline {
+                exchange.perTryDeadline = nil
+                transfer.cancel()
+                let perTryMs = exchange.service?.config.policy.retries.perTryTimeoutMs ?? 0
+                let error = OutriggerError(
+                    .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: service,
+                    detail: "per_try_timeout=\(perTryMs)ms")
+                self.transfer(transfer, didFail: error, responseStarted: false)
+                return
+            }
+            self.armExchangeTimer(deadline, context: context)
+        }
+        if exchange.idleTimeoutNs > 0 {
+            let idleDeadline = NIODeadline.uptimeNanoseconds(transfer.lastActivityNs + UInt64(exchange.idleTimeoutNs))
+            if now >= idleDeadline {
+                transfer.cancel()
+                let idleMs = exchange.idleTimeoutNs / 1_000_000
+                let error = OutriggerError(
+                    .upstreamTimeout, "no byte moved to or from the upstream within idle_timeout", service: service,
+                    detail: "idle_timeout=\(idleMs)ms")
+                self.transfer(transfer, didFail: error, responseStarted: exchange.responseStarted)
+                return
+            }
+            self.armExchangeTimer(idleDeadline, context: context)
+        }
     }
 
-    /// Whether a later failure of the current try could still be retried (so a retryable status is held back).
-    func mayRetryLater(_ exchange: Exchange) -> Bool {
-        guard let service = exchange.service, exchange.retryable else { return false }
-        guard exchange.tries < service.config.policy.retries.attempts + 1 else { return false }
-        return !exchange.expectsBody || exchange.replay != nil
-    }
-
-    /// Decides whether to retry after a failed try, and schedules it after a jittered backoff.
-    func retryIfAllowed(_ exchange: Exchange, condition: RetryPolicy.Condition, context: ChannelHandlerContext) -> Bool
-    {
-        guard let service = exchange.service, !exchange.responseStarted, self.mayRetryLater(exchange) else {
+    /// Asks the retry plan whether to try again after `failure`; schedules the retry after its backoff if so.
+    func retryIfAllowed(_ exchange: Exchange, after failure: UpstreamFailure, context: ChannelHandlerContext) -> Bool {
+        guard let service = exchange.service, let plan = exchange.retry else { return false }
+        let decision = service.decideRetry(
+            plan, after: failure, responseStarted: exchange.responseStarted, deadlineMs: exchange.deadlineMs)
+        switch decision {
+        case .giveUp(let reason):
+            if reason == .budgetExhausted {
+                self.context.logger.debug(
+                    "retry budget exhausted",
+                    metadata: ["service": "\(service.name)", "request_id": "\(exchange.requestID)"])
+            }
             return false
-        }
-        let policy = service.config.policy.retries
-        guard policy.retryOn.contains(condition) else { return false }
-        let retry = exchange.tries  // 1 for the first retry
-        let delay = service.backoffMs(retry: retry)
-        if let deadline = exchange.deadlineMs, service.clock.nowMs() + delay >= deadline { return false }
-        guard service.takeRetry() else {
-            self.context.logger.info(
-                "retry budget exhausted",
-                metadata: ["service": "\(service.name)", "request_id": "\(exchange.requestID)"])
-            return false
-        }
-        let avoid = exchange.endpointIndex
-        exchange.endpointIndex = nil
-        exchange.ticket = nil
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
-            let handler = loopBound.value
-            guard let context = handler.handlerContext, handler.exchange === exchange else { return }
-            handler.startTry(exchange, avoid: avoid, context: context)
-        }
-        return true
-    }
-
-    static func condition(for code: OutriggerError.Code) -> RetryPolicy.Condition? {
-        switch code {
-        case .upstreamConnectFailed, .upstreamConnectTimeout: return .connectFailure
-        case .upstreamReset, .upstreamProtocolError: return .reset
-        case .upstreamTimeout: return .timeout
-        default: return nil
+        case .retry(let delay, let avoid):
+            exchange.endpointIndex = nil
+            exchange.ticket = nil
+            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
+                let handler = loopBound.value
+                guard let context = handler.handlerContext, handler.exchange === exchange else { return }
+                handler.startTry(exchange, avoid: avoid, context: context)
+            }
+            return true
         }
     }
 
@@ -185,7 +196,7 @@ extension ProxyHandler {
         return status
     }
 
-    // === impl TransferSink ===
+    // MARK: - TransferSink
 
     func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
@@ -215,16 +226,15 @@ extension ProxyHandler {
         exchange.transfer = nil
         exchange.upstreamDoneAt = .now()
         self.uploadBlocked = false
+        let failure = UpstreamFailure.of(status: status)
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
-            service.finish(
-                ticket: ticket, endpoint: index, failureCode: status >= 500 ? "http_\(status)" : nil,
-                connectFailed: false)
+            service.finish(ticket: ticket, endpoint: index, failure: failure)
             exchange.ticket = nil
         }
         if let held {
             // A retryable status whose bytes were held back: retry it, or pass the upstream's answer on.
             transfer.consumed(held.readableBytes)
-            if self.retryIfAllowed(exchange, condition: .status(status), context: context) { return }
+            if let failure, self.retryIfAllowed(exchange, after: failure, context: context) { return }
             exchange.responseStarted = true
             exchange.bytesOut += Int64(held.readableBytes)
             context.write(self.wrapOutboundOut(held), promise: nil)
@@ -247,36 +257,17 @@ extension ProxyHandler {
         exchange.transfer = nil
         exchange.upstreamDoneAt = .now()
         self.uploadBlocked = false
-        let connectFailed = error.code == .upstreamConnectFailed || error.code == .upstreamConnectTimeout
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
-            service.finish(
-                ticket: ticket, endpoint: index, failureCode: error.code.rawValue, connectFailed: connectFailed)
+            service.finish(ticket: ticket, endpoint: index, failure: .error(error.code))
             exchange.ticket = nil
         }
-        self.context.logger.warning(
-            "upstream exchange failed",
-            metadata: [
-                "error.code": "\(error.code.rawValue)", "error.detail": "\(error.detail ?? "")",
-                "service": "\(transfer.service)", "endpoint": "\(transfer.endpoint)",
-                "request_id": "\(exchange.requestID)", "try": "\(exchange.tries)",
-                "response_started": "\(responseStarted)",
-            ])
-        if responseStarted || exchange.responseStarted {
-            // SPEC §8: the response cannot be completed honestly; closing tells the client it is truncated.
-            exchange.service?.counters.countError(error.code)
-            self.logAccess(exchange, status: exchange.status, error: error.code.rawValue)
-            self.releaseSlot(exchange)
-            self.exchange = nil
-            self.closing = true
-            context.close(promise: nil)
-            return
-        }
+        if responseStarted { exchange.responseStarted = true }
+        exchange.service?.counters.countFailedTry(error.code)
+        self.context.failureLog.record(
+            error, service: transfer.service, endpoint: transfer.endpoint, requestID: exchange.requestID,
+            try: exchange.tries)
         exchange.lastError = error
-        if let condition = Self.condition(for: error.code),
-            self.retryIfAllowed(exchange, condition: condition, context: context)
-        {
-            return
-        }
-        self.respondLocal(error, exchange: exchange, context: context)
+        if self.retryIfAllowed(exchange, after: .error(error.code), context: context) { return }
+        self.rescue(error, context: context)
     }
 }

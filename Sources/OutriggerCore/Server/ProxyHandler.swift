@@ -30,8 +30,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     var closing = false
     var random = FastRandom()
     var clientAddress: String?
-    var perTryTimer: Scheduled<Void>?
-    var perTryTimerDeadline: NIODeadline?
+    var exchangeTimer: Scheduled<Void>?
+    var exchangeTimerDeadline: NIODeadline?
 
     init(context: ProxyContext, connectionGuard: ConnectionGuard) {
         self.context = context
@@ -46,8 +46,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.perTryTimer?.cancel()
-        self.perTryTimer = nil
+        self.exchangeTimer?.cancel()
+        self.exchangeTimer = nil
         if let exchange = self.exchange {
             self.abandon(exchange)
             // nginx's 499: the client closed the connection before its response was complete.
@@ -89,7 +89,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             guard self.exchange == nil else { return }
             let error = OutriggerError(
                 .requestHeaderTimeout, "the request head did not arrive within header_read_timeout")
-            self.writeLocalAndClose(error, requestID: nil, context: context)
+            self.rescue(error, context: context, close: true)
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -139,17 +139,12 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             guard let exchange = self.exchange else { return }
             exchange.requestEnded = true
             if !exchange.discardBody { exchange.transfer?.endBody() }
+            self.startPerTryClock(exchange, context: context)
             if exchange.responseComplete { self.finishExchange(exchange, context: context) }
         }
     }
 
     func handleError(_ error: any Error, context: ChannelHandlerContext) {
-        if let exchange = self.exchange, exchange.responseStarted {
-            context.close(promise: nil)
-            return
-        }
-        let requestID = self.exchange?.requestID
-        if let exchange = self.exchange { self.abandon(exchange) }
         let outrigger: OutriggerError
         if let parserError = error as? HTTPParserError, parserError == .headerOverflow {
             outrigger = OutriggerError(
@@ -159,7 +154,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         } else {
             outrigger = OutriggerError(.badRequest, "malformed HTTP request: \(error)")
         }
-        self.writeLocalAndClose(outrigger, requestID: requestID, context: context)
+        self.rescue(outrigger, context: context, close: true)
     }
 
     // === impl ProxyHandler: a new request ===
@@ -183,7 +178,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             // Outrigger is a reverse proxy for the registry's services, never a tunnel (SPEC §3).
             exchange.keepAlive = false  // the parser treats what follows CONNECT as tunnel bytes
             let error = OutriggerError(.badRequest, "CONNECT is not supported: Outrigger is not a forward proxy")
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         }
         let hosts = head.headers["host"]
@@ -193,13 +188,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
                 .badRequest,
                 hosts.isEmpty ? "HTTP/1.1 request without a Host header" : "request with several Host headers")
             exchange.keepAlive = false  // a malformed request ends the connection, as for parse errors
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         }
         switch Self.bodyFraming(head.headers) {
         case .failure(let error):
             exchange.keepAlive = false
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         case .success(let framing):
             exchange.body = framing
@@ -211,13 +206,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             let error = OutriggerError(
                 .requestBodyTooLarge,
                 "the request body of \(length) bytes exceeds limits.max_request_body_bytes (\(limit))")
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         }
 
         switch state.router.route(target: head.uri, hostHeader: head.headers.first(name: "host")) {
         case .failure(let error):
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         case .success(let match):
             exchange.service = match.service
@@ -230,21 +225,23 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
                 .overloaded,
                 "more than max_concurrent_requests (\(service.config.policy.maxConcurrentRequests)) in flight",
                 service: service.name)
-            self.respondLocal(error, exchange: exchange, context: context)
+            self.rescue(error, context: context)
             return
         }
         exchange.holdsSlot = true
         let policy = service.config.policy
-        exchange.retryable =
-            policy.retries.attempts > 0
-            && (Exchange.isIdempotent(head.method) || head.headers.contains(name: "idempotency-key"))
-        if exchange.retryable && exchange.expectsBody {
-            if case .length(let length) = exchange.body, length > Exchange.replayLimit {
-                exchange.retryable = false
-            } else {
-                exchange.replay = context.channel.allocator.buffer(capacity: 0)
-            }
+        let bodyLength: Int64?
+        switch exchange.body {
+        case .none: bodyLength = 0
+        case .length(let length): bodyLength = length
+        case .chunked: bodyLength = nil
         }
+        let plan = RetryPlan(
+            policy: policy.retries, method: head.method.rawValue,
+            hasIdempotencyKey: head.headers.contains(name: "idempotency-key"), bodyLength: bodyLength)
+        exchange.retry = plan
+        if plan.keepsBody && exchange.expectsBody { exchange.replay = context.channel.allocator.buffer(capacity: 0) }
+        exchange.idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
         exchange.deadlineMs = Self.deadline(
             policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"), nowMs: service.clock.nowMs())
 
@@ -293,20 +290,15 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         exchange.bodyBytes += Int64(buffer.readableBytes)
         let limit = exchange.maxBodyBytes
         if limit > 0 && exchange.bodyBytes > limit {
-            if exchange.responseStarted {
-                context.close(promise: nil)
-                return
-            }
-            self.abandon(exchange)
             let error = OutriggerError(
                 .requestBodyTooLarge, "the request body exceeds limits.max_request_body_bytes (\(limit))",
                 service: exchange.service?.name)
-            self.count(error, exchange: exchange)
-            self.writeLocalAndClose(error, requestID: exchange.requestID, context: context)
+            self.rescue(error, context: context, close: true)
             return
         }
         if exchange.replay != nil {
-            if exchange.bodyBytes > Int64(Exchange.replayLimit) {
+            exchange.retry?.bodyReceived(total: exchange.bodyBytes)
+            if exchange.retry?.keepsBody != true {
                 exchange.replay = nil  // too big to keep: this request can no longer be retried
             } else {
                 var copy = buffer

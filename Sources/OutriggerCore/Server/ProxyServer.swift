@@ -9,6 +9,7 @@ public final class ProxyServer: Sendable {
     private let workers: [CurlWorker]
     private let context: ProxyContext
     private let channel: any Channel
+    private let failureLogFlush: RepeatedTask
     /// The address actually bound (with the real port when the config asked for port 0).
     public let localAddress: SocketAddress?
 
@@ -85,6 +86,9 @@ public final class ProxyServer: Sendable {
         self.context = context
         self.channel = channel
         self.localAddress = channel.localAddress
+        self.failureLogFlush = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            context.failureLog.flush()
+        }
     }
 
     /// The bound TCP port, or nil for a unix socket.
@@ -127,6 +131,8 @@ public final class ProxyServer: Sendable {
             for channel in remaining { try? await channel.close() }
         }
         let cut = remaining.count
+        self.failureLogFlush.cancel()
+        self.context.failureLog.flush(final: true)
         for worker in self.workers { worker.shutdown() }
         try? await self.group.shutdownGracefully()
         return cut

@@ -13,6 +13,9 @@ public struct TraceContext: Sendable, Equatable {
     public var debug = false
     /// The trace id as a B3 caller sent it (a 64-bit id stays 64-bit in B3 headers).
     public var b3TraceID: String?
+    /// The W3C trace flags byte as the caller sent it, every bit (SPEC §17); nil when the trace did not come in as
+    /// W3C, and then only the sampled bit is written.
+    public var w3cFlags: UInt8?
 
     /// The trace id written in B3 headers.
     public var b3Trace: String { self.b3TraceID ?? self.traceID }
@@ -24,7 +27,10 @@ public struct TraceContext: Sendable, Equatable {
         value += self.traceID
         value += "-"
         value += self.spanID
-        value += self.sampled ? "-01" : "-00"
+        let flags = self.w3cFlags ?? (self.sampled ? 1 : 0)
+        value += "-"
+        value.append(Character(Unicode.Scalar(Hex.digit(flags >> 4))))
+        value.append(Character(Unicode.Scalar(Hex.digit(flags & 0x0F))))
         return value
     }
 

@@ -24,7 +24,8 @@ public struct TracePropagator: Sendable {
             case .success(let parent) = W3CTraceParent.parse(value)
         {
             return TraceContext(
-                traceID: parent.traceID, spanID: spanID, parentSpanID: parent.parentID, sampled: parent.sampled)
+                traceID: parent.traceID, spanID: spanID, parentSpanID: parent.parentID, sampled: parent.sampled,
+                w3cFlags: parent.flags)
         }
         if self.formats.contains(.b3), let b3 = Self.readB3(headers) {
             return TraceContext(

@@ -192,11 +192,6 @@ public final class CurlWorker: @unchecked Sendable {
         if request.requestTimeoutMs > 0 {
             _ = ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.requestTimeoutMs))
         }
-        if request.idleTimeoutMs > 0 {
-            // libcurl's low-speed guard counts whole seconds: less than 1 byte/s for the idle time ends the exchange.
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_LOW_SPEED_TIME, Int((request.idleTimeoutMs + 999) / 1000))
-        }
         if let path = request.unixSocketPath {
             _ = ccurl_easy_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, path)
         }

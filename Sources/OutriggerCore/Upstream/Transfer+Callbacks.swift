@@ -9,6 +9,7 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
     let length = size * count
     guard let buffer, let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.touch()
     if transfer.curlFraming != nil {
         // Trailers after the body: not forwarded (documented in docs/forwarding.md).
         return length
@@ -45,6 +46,7 @@ let transferWriteCallback: ccurl_data_callback = { buffer, size, count, userdata
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     guard let framing = transfer.curlFraming else { return 0 }
     if length == 0 { return 0 }
+    transfer.touch()
     if transfer.curlShouldPauseReceive {
         // Backpressure: curl keeps this chunk and delivers it again after resume, so nothing is consumed here.
         transfer.recvPaused.store(true, ordering: .sequentiallyConsistent)
@@ -131,5 +133,6 @@ let transferReadCallback: ccurl_data_callback = { buffer, size, count, userdata 
         transfer.curlPauseBits |= Int32(ccurl_pause_send())
         return ccurl_readfunc_pause()
     }
+    if written > 0 { transfer.touch() }
     return written
 }

@@ -84,6 +84,10 @@ final class Transfer: @unchecked Sendable {
     let clientBlocked = ManagedAtomic<Bool>(false)
     let recvPaused = ManagedAtomic<Bool>(false)
     let upload = NIOLockedValueBox(UploadState())
+    /// When a byte last moved to or from the upstream (or the client caught up), in uptime nanoseconds: written by
+    /// the curl callbacks and the loop, read by the loop's `idle_timeout` check (SPEC §17). Relaxed: a stale read
+    /// only makes the check re-arm and look again.
+    private let lastActivity = ManagedAtomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
 
     init(request: UpstreamRequest, eventLoop: any EventLoop, worker: CurlWorker, service: String, endpoint: String) {
         self.curlRequest = request
@@ -91,6 +95,14 @@ final class Transfer: @unchecked Sendable {
         self.worker = worker
         self.service = service
         self.endpoint = endpoint
+    }
+
+    /// When a byte last moved to or from the upstream, in uptime nanoseconds.
+    var lastActivityNs: UInt64 { self.lastActivity.load(ordering: .relaxed) }
+
+    /// Bytes moved: the idle clock starts again.
+    func touch() {
+        self.lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
     // === impl Transfer: event-loop side ===
@@ -130,7 +142,10 @@ final class Transfer: @unchecked Sendable {
     /// The client channel's writability changed: a blocked client pauses the upstream (backpressure, SPEC §4).
     func clientWritabilityChanged(writable: Bool) {
         self.clientBlocked.store(!writable, ordering: .sequentiallyConsistent)
-        if writable { self.resumeReceivingIfPossible() }
+        if writable {
+            self.touch()  // the client took bytes: the exchange is not idle
+            self.resumeReceivingIfPossible()
+        }
     }
 
     private func resumeReceivingIfPossible() {

@@ -42,8 +42,6 @@ struct UpstreamRequest {
     var connectTimeoutMs: Int64
     /// Milliseconds for the whole exchange; 0 = none.
     var requestTimeoutMs: Int64
-    /// Milliseconds without progress that end the exchange; 0 = none.
-    var idleTimeoutMs: Int64
     /// TLS peer verification for https endpoints.
     var tlsVerify: Bool
     /// CA bundle for https endpoints.
