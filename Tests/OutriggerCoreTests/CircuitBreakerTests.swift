@@ -126,7 +126,8 @@ struct CircuitBreakerTests {
         guard case .admitted(let first) = breaker.admit(nowMs: 1000).0,
             case .admitted(let second) = breaker.admit(nowMs: 1000).0
         else { return }
-        #expect(breaker.record(first, failure: nil, nowMs: 1001) == nil)
+        let result9 = breaker.record(first, failure: nil, nowMs: 1001)
+        #expect(result9 == nil)
         #expect(breaker.state == .halfOpen)
         let transition = breaker.record(second, failure: nil, nowMs: 1002)
         #expect(transition == .init(from: .halfOpen, to: .closed, reason: "2 probes succeeded"))
@@ -144,14 +145,16 @@ struct CircuitBreakerTests {
         Self.request(&breaker, now: 2, fails: true)  // trips: generation moves on
         #expect(breaker.state == .open)
         // The slow request admitted while closed reports success after the trip: it must not count.
-        #expect(breaker.record(slow, failure: nil, nowMs: 3) == nil)
+        let result10 = breaker.record(slow, failure: nil, nowMs: 3)
+        #expect(result10 == nil)
         #expect(breaker.state == .open)
         // Nor may an old result close a half-open breaker.
         guard case .admitted = breaker.admit(nowMs: 1002).0 else {
             Issue.record("expected the breaker to admit")
             return
         }
-        #expect(breaker.record(slow, failure: nil, nowMs: 1003) == nil)
+        let result11 = breaker.record(slow, failure: nil, nowMs: 1003)
+        #expect(result11 == nil)
         #expect(breaker.state == .halfOpen)
     }
 
@@ -161,7 +164,8 @@ struct CircuitBreakerTests {
         else { return }
         _ = breaker.record(a, failure: Self.failure, nowMs: 1001)
         #expect(breaker.state == .open)
-        #expect(breaker.record(b, failure: nil, nowMs: 1002) == nil)
+        let result12 = breaker.record(b, failure: nil, nowMs: 1002)
+        #expect(result12 == nil)
         #expect(breaker.state == .open)
     }
 
@@ -194,8 +198,10 @@ struct CircuitBreakerTests {
             return
         }
         // The lost probe answering late belongs to an older generation.
-        #expect(breaker.record(lost, failure: nil, nowMs: 2001) == nil)
-        #expect(breaker.record(fresh, failure: nil, nowMs: 2002)?.to == .closed)
+        let result13 = breaker.record(lost, failure: nil, nowMs: 2001)
+        #expect(result13 == nil)
+        let result14 = breaker.record(fresh, failure: nil, nowMs: 2002)
+        #expect(result14?.to == .closed)
     }
 
     @Test func forcedOpen_rejects_andResetReturnsToClosedWithFreshCounts() {
@@ -211,6 +217,33 @@ struct CircuitBreakerTests {
             Issue.record("reset breaker rejects")
             return
         }
+    }
+
+    @Test func reportedState_followsTheClock_withoutARequest() {
+        // SPEC §17: once open_for has passed, the breaker is half-open from that moment, asked or not.
+        var breaker = CircuitBreaker(policy: Self.policy(consecutive: 1, openFor: 1000), nowMs: 0)
+        Self.request(&breaker, now: 10, fails: true)
+        #expect(breaker.state == .open)
+        let result15 = breaker.advance(nowMs: 1009)
+        #expect(result15 == nil)
+        #expect(breaker.state == .open)
+        let transition = breaker.advance(nowMs: 5000)
+        #expect(transition?.to == .halfOpen)
+        #expect(breaker.state == .halfOpen)
+        #expect(breaker.sinceMs == 1010, "half-open began when open_for ended, not when it was looked at")
+        let result16 = breaker.advance(nowMs: 6000)
+        #expect(result16 == nil)
+        // A probe is still admitted after the state moved on its own.
+        guard case .admitted(let probe) = breaker.admit(nowMs: 6000).0, probe.isProbe else {
+            Issue.record("half-open did not admit a probe")
+            return
+        }
+        // A forced state is never moved by the clock.
+        var forced = CircuitBreaker(policy: Self.policy(openFor: 1000), nowMs: 0)
+        _ = forced.force(.open, nowMs: 0)
+        let result17 = forced.advance(nowMs: 100_000)
+        #expect(result17 == nil)
+        #expect(forced.effectiveState == .open)
     }
 
     @Test func recentFailures_keepTheWhy() {

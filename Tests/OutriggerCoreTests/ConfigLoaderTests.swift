@@ -75,16 +75,73 @@ struct ConfigLoaderTests {
         try "services:\n  a:\n    endpoints: [127.0.0.1:1]\n".write(
             toFile: folder + "/registry.yaml", atomically: true, encoding: .utf8)
         do {
-            _ = try ConfigLoader.load(configPath: folder + "/outrigger.yaml")
+            _ = try ConfigLoader.load(configPath: folder + "/outrigger.yaml", environment: [:])
             Issue.record("accepted a public admin listener without a token")
         } catch {
             #expect(
                 error.errors.map(\.description) == [
-                    "\(folder)/outrigger.yaml:2:11: admin.listen 0.0.0.0:9901 is not a loopback address: set admin.token to expose the admin API"
+                    "\(folder)/outrigger.yaml:2:11: admin.listen 0.0.0.0:9901 is not a loopback address: set admin.token, admin.token_file or OUTRIGGER_ADMIN_TOKEN to expose the admin API"
                 ])
         }
         try "admin:\n  listen: 0.0.0.0:9901\n  token: s3cret\n".write(
             toFile: folder + "/outrigger.yaml", atomically: true, encoding: .utf8)
         #expect(try ConfigLoader.load(configPath: folder + "/outrigger.yaml").config.admin.token == "s3cret")
+    }
+
+    /// A folder with a registry and the given `outrigger.yaml`; returns the config path.
+    static func scratch(_ config: String, files: [String: String] = [:]) throws -> String {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("outrigger-cfg-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try config.write(toFile: folder + "/outrigger.yaml", atomically: true, encoding: .utf8)
+        try "services:\n  a:\n    endpoints: [127.0.0.1:1]\n".write(
+            toFile: folder + "/registry.yaml", atomically: true, encoding: .utf8)
+        for (name, text) in files { try text.write(toFile: folder + "/" + name, atomically: true, encoding: .utf8) }
+        return folder + "/outrigger.yaml"
+    }
+
+    @Test func adminToken_fromTokenFile_isTrimmed_andPathsAreRelativeToTheConfig() throws {
+        let path = try Self.scratch("admin:\n  token_file: secret/token\n", files: [:])
+        let folder = ConfigLoader.folder(of: path)
+        try FileManager.default.createDirectory(atPath: folder + "/secret", withIntermediateDirectories: true)
+        try "  t0ken-from-file\n\n".write(toFile: folder + "/secret/token", atomically: true, encoding: .utf8)
+        let admin = try ConfigLoader.load(configPath: path, environment: ["OUTRIGGER_ADMIN_TOKEN": "env"]).config.admin
+        #expect(admin.token == "t0ken-from-file")
+        #expect(admin.tokenSource == .file(folder + "/secret/token"))
+    }
+
+    @Test func adminToken_unreadableTokenFile_isAnErrorAtItsPosition() throws {
+        let path = try Self.scratch("listen: 127.0.0.1:1\nadmin:\n  token_file: missing.token\n")
+        let folder = ConfigLoader.folder(of: path)
+        #expect(throws: ConfigErrors.self) { try ConfigLoader.load(configPath: path) }
+        do {
+            _ = try ConfigLoader.load(configPath: path, environment: [:])
+        } catch {
+            #expect(
+                error.errors.map(\.description) == [
+                    "\(path):3:15: cannot read admin.token_file '\(folder)/missing.token': No such file or directory"
+                ])
+        }
+        let empty = try Self.scratch("admin:\n  token_file: empty\n", files: ["empty": " \n"])
+        #expect(throws: ConfigErrors.self) { try ConfigLoader.load(configPath: empty, environment: [:]) }
+        let both = try Self.scratch("admin:\n  token: a\n  token_file: t\n", files: ["t": "b"])
+        do {
+            _ = try ConfigLoader.load(configPath: both, environment: [:])
+            Issue.record("accepted both admin.token and admin.token_file")
+        } catch {
+            #expect(error.errors.map(\.message) == ["admin.token and admin.token_file are both set: keep one"])
+        }
+    }
+
+    @Test func adminToken_fromTheEnvironment_whenTheConfigNamesNone() throws {
+        let path = try Self.scratch("admin:\n  listen: 0.0.0.0:9901\n")
+        let admin = try ConfigLoader.load(configPath: path, environment: ["OUTRIGGER_ADMIN_TOKEN": " envtok\n"]).config
+            .admin
+        #expect(admin.token == "envtok")
+        #expect(admin.tokenSource == .environment)
+        // The config's own token wins over the environment.
+        let own = try Self.scratch("admin:\n  token: mine\n")
+        #expect(
+            try ConfigLoader.load(configPath: own, environment: ["OUTRIGGER_ADMIN_TOKEN": "env"]).config.admin.token
+                == "mine")
     }
 }

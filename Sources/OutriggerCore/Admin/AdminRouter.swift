@@ -1,7 +1,7 @@
 import NIOHTTP1
 
 /// One admin response.
-struct AdminResponse {
+struct AdminResponse: Sendable {
     var status: HTTPResponseStatus
     var body: String
     var contentType = "application/json"
@@ -10,12 +10,34 @@ struct AdminResponse {
 
 /// The admin API of SPEC §7 as one `match` on method and path (as linkerd's admin server): JSON unless noted,
 /// 404 and 405 as JSON, mutations only by POST, bearer token checked in constant time when configured.
-struct AdminRouter {
+struct AdminRouter: Sendable {
     let runtime: DaemonRuntime
+    /// The token the listener started with; the running configuration's token, when it has one, takes over, so
+    /// a reload can rotate it.
     let token: String?
 
+    /// The token required now.
+    var currentToken: String? { self.runtime.proxy.state().loaded.config.admin.token ?? self.token }
+
+    /// Probes need no secret (SPEC §16): a kubelet or Docker health check can call them without a token.
+    static func isProbe(_ parts: [String]) -> Bool {
+        parts.count == 1 && (parts[0] == "healthz" || parts[0] == "ready")
+    }
+
+    /// Requests that read files (reload) must not run on the admin event loop.
+    func mustRunOffLoop(method: HTTPMethod, uri: String) -> Bool {
+        Self.pathParts(uri) == ["reload"] && method == .POST
+    }
+
+    static func pathParts(_ uri: String) -> [String] {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        return path.split(separator: "/").map(String.init)
+    }
+
     func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders) -> AdminResponse {
-        if let token = self.token {
+        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
+        let parts = Self.pathParts(uri)
+        if !Self.isProbe(parts), let token = self.currentToken {
             let given = headers.first(name: "authorization") ?? ""
             guard Self.constantTimeEquals(given, "Bearer " + token) else {
                 return AdminResponse(
@@ -23,8 +45,6 @@ struct AdminRouter {
                     headers: [("www-authenticate", "Bearer")])
             }
         }
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        let parts = path.split(separator: "/").map(String.init)
         switch parts.first {
         case "healthz" where parts.count == 1:
             return self.only(.GET, method) { AdminResponse(status: .ok, body: "ok\n", contentType: "text/plain") }

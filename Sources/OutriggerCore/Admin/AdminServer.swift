@@ -61,12 +61,17 @@ struct AdminExposureError: Error, CustomStringConvertible {
     var description: String { "admin.listen is not a loopback address and admin.token is not set" }
 }
 
+/// One admin connection: requests answered in order. Reads are answered on the loop; `POST /reload` reads and
+/// parses files, so it runs off the event loop and later requests wait for it.
 private final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     let router: AdminRouter
     var head: HTTPRequestHead?
+    /// Heads of complete requests waiting behind one being answered off the loop.
+    var waiting: [HTTPRequestHead] = []
+    var busy = false
 
     init(router: AdminRouter) { self.router = router }
 
@@ -79,24 +84,51 @@ private final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head = self.head else { return }
             self.head = nil
+            self.waiting.append(head)
+            self.serveWaiting(context: context)
+        }
+    }
+
+    private func serveWaiting(context: ChannelHandlerContext) {
+        while !self.busy, !self.waiting.isEmpty {
+            let head = self.waiting.removeFirst()
+            if self.router.mustRunOffLoop(method: head.method, uri: head.uri) {
+                self.busy = true
+                let router = self.router
+                let promise = context.eventLoop.makePromise(of: AdminResponse.self)
+                promise.completeWithTask {
+                    router.handle(method: head.method, uri: head.uri, headers: head.headers)
+                }
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                promise.futureResult.whenSuccess { response in
+                    let (handler, context) = loopBound.value
+                    handler.busy = false
+                    handler.write(response, for: head, context: context)
+                    handler.serveWaiting(context: context)
+                }
+                return
+            }
             let response = self.router.handle(method: head.method, uri: head.uri, headers: head.headers)
-            var headers = HTTPHeaders([("content-type", response.contentType)] + response.headers)
-            headers.add(name: "content-length", value: String(response.body.utf8.count))
-            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-            context.write(
-                self.wrapOutboundOut(
-                    .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
-                promise: nil)
-            if head.method != .HEAD {
-                var buffer = context.channel.allocator.buffer(capacity: response.body.utf8.count)
-                buffer.writeString(response.body)
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
-            }
-            let keepAlive = head.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
-            }
+            self.write(response, for: head, context: context)
+        }
+    }
+
+    private func write(_ response: AdminResponse, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders([("content-type", response.contentType)] + response.headers)
+        headers.add(name: "content-length", value: String(response.body.utf8.count))
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        context.write(
+            self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+            promise: nil)
+        if head.method != .HEAD {
+            var buffer = context.channel.allocator.buffer(capacity: response.body.utf8.count)
+            buffer.writeString(response.body)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let keepAlive = head.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 }

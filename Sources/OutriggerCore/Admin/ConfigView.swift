@@ -11,10 +11,24 @@ struct ConfigView: Encodable {
         var tlsVerify: Bool
         var tlsCAFile: String?
 
+        /// A `retry_on` item as in the file: a status is a number, a condition a string.
+        struct Condition: Encodable {
+            var condition: RetryPolicy.Condition
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                if case .status(let status) = self.condition {
+                    try container.encode(status)
+                } else {
+                    try container.encode(self.condition.description)
+                }
+            }
+        }
+
         struct Retries: Encodable {
             var attempts: Int
             var perTryTimeout: String
-            var retryOn: [String]
+            var retryOn: [Condition]
             var budgetPercent: Int
 
             enum CodingKeys: String, CodingKey {
@@ -49,7 +63,7 @@ struct ConfigView: Encodable {
                 halfOpenRequests: b.halfOpenRequests)
             self.retries = Retries(
                 attempts: policy.retries.attempts, perTryTimeout: d(policy.retries.perTryTimeoutMs),
-                retryOn: policy.retries.retryOn.map(\.description), budgetPercent: policy.retries.budgetPercent)
+                retryOn: policy.retries.retryOn.map(Condition.init), budgetPercent: policy.retries.budgetPercent)
             self.tlsVerify = policy.tlsVerify
             self.tlsCAFile = policy.tlsCAFile
         }
@@ -73,15 +87,73 @@ struct ConfigView: Encodable {
         }
     }
 
+    struct Admin: Encodable {
+        var listen: String
+        var token: String?
+        var tokenSource: String?
+
+        enum CodingKeys: String, CodingKey {
+            case listen, token
+            case tokenSource = "token_source"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(self.listen, forKey: .listen)
+            try container.encode(self.token, forKey: .token)  // null when unset, never omitted
+            try container.encodeIfPresent(self.tokenSource, forKey: .tokenSource)
+        }
+    }
+
+    struct Limits: Encodable {
+        var maxConnections: Int
+        var maxRequestHeaderBytes: Int
+        var maxRequestBodyBytes: Int64
+        var headerReadTimeout: String
+        var clientIdleTimeout: String
+
+        enum CodingKeys: String, CodingKey {
+            case maxConnections = "max_connections"
+            case maxRequestHeaderBytes = "max_request_header_bytes"
+            case maxRequestBodyBytes = "max_request_body_bytes"
+            case headerReadTimeout = "header_read_timeout"
+            case clientIdleTimeout = "client_idle_timeout"
+        }
+    }
+
+    struct Tracing: Encodable {
+        var formats: [String]
+        var sampleRatio: Double
+
+        enum CodingKeys: String, CodingKey {
+            case formats
+            case sampleRatio = "sample_ratio"
+        }
+    }
+
+    /// `workers`: a number, or `auto` as in the file.
+    enum Workers: Encodable {
+        case auto
+        case count(Int)
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .auto: try container.encode("auto")
+            case .count(let count): try container.encode(count)
+            }
+        }
+    }
+
     var configFile: String?
     var listen: String
-    var admin: [String: String?]
+    var admin: Admin
     var registry: String
-    var workers: String
-    var limits: [String: String]
+    var workers: Workers
+    var limits: Limits
     var drainTimeout: String
     var accessLog: String
-    var tracing: [String: String]
+    var tracing: Tracing
     var routes: [Route]
     var defaults: Policy
     var services: [String: Service]
@@ -93,31 +165,39 @@ struct ConfigView: Encodable {
         case accessLog = "access_log"
     }
 
+    /// Numbers are JSON numbers, lists are lists and durations are written as in the files (SPEC §17); tokens
+    /// are redacted, with where they came from.
     init(_ loaded: LoadedConfig) {
         let config = loaded.config
         let d = ConfigDuration.format(milliseconds:)
         self.configFile = config.path
         self.listen = config.listen.description
-        self.admin = ["listen": config.admin.listen.description, "token": config.admin.token.map { _ in "<redacted>" }]
+        let source: String?
+        switch config.admin.tokenSource {
+        case .none: source = nil
+        case .config: source = "admin.token"
+        case .file(let path): source = "admin.token_file \(path)"
+        case .environment: source = ConfigLoader.adminTokenVariable
+        }
+        self.admin = Admin(
+            listen: config.admin.listen.description, token: config.admin.token.map { _ in "<redacted>" },
+            tokenSource: config.admin.token == nil ? nil : source)
         self.registry = config.registryPath
-        self.workers = config.workers.map(String.init) ?? "auto"
-        self.limits = [
-            "max_connections": String(config.limits.maxConnections),
-            "max_request_header_bytes": String(config.limits.maxRequestHeaderBytes),
-            "max_request_body_bytes": String(config.limits.maxRequestBodyBytes),
-            "header_read_timeout": d(config.limits.headerReadTimeoutMs),
-            "client_idle_timeout": d(config.limits.clientIdleTimeoutMs),
-        ]
+        self.workers = config.workers.map(Workers.count) ?? .auto
+        self.limits = Limits(
+            maxConnections: config.limits.maxConnections,
+            maxRequestHeaderBytes: config.limits.maxRequestHeaderBytes,
+            maxRequestBodyBytes: config.limits.maxRequestBodyBytes,
+            headerReadTimeout: d(config.limits.headerReadTimeoutMs),
+            clientIdleTimeout: d(config.limits.clientIdleTimeoutMs))
         self.drainTimeout = d(config.drainTimeoutMs)
         switch config.accessLog {
         case .stdout: self.accessLog = "stdout"
         case .off: self.accessLog = "off"
         case .file(let path): self.accessLog = path
         }
-        self.tracing = [
-            "formats": config.tracing.formats.map(\.rawValue).joined(separator: ","),
-            "sample_ratio": String(config.tracing.sampleRatio),
-        ]
+        self.tracing = Tracing(
+            formats: config.tracing.formats.map(\.rawValue), sampleRatio: config.tracing.sampleRatio)
         self.routes = config.routes.map {
             Route(pathPrefix: $0.pathPrefix, host: $0.host, service: $0.service, stripPrefix: $0.stripPrefix)
         }

@@ -21,8 +21,20 @@ public struct OutriggerConfig: Sendable {
     public struct Admin: Sendable, Equatable {
         /// Where the admin API binds.
         public var listen: ListenAddress = .inet(host: "127.0.0.1", port: 9901)
-        /// Bearer token required on every admin request when set.
+        /// Where the token came from (SPEC §16).
+        public enum TokenSource: Sendable, Equatable {
+            /// `admin.token` in the config file.
+            case config
+            /// `admin.token_file`: this file's contents, trimmed.
+            case file(String)
+            /// The `OUTRIGGER_ADMIN_TOKEN` environment variable.
+            case environment
+        }
+
+        /// Bearer token required on every admin request but `/healthz` and `/ready` when set (SPEC §16).
         public var token: String?
+        /// Where `token` came from, when set.
+        public var tokenSource: TokenSource?
 
         /// The defaults of SPEC §2.
         public init() {}

@@ -48,25 +48,25 @@ public final class DaemonRuntime: Sendable {
     }
 
     /// Re-reads both files; applies them if valid, else keeps the running config and reports why (SPEC §9).
+    ///
+    /// The files are read and parsed outside any lock (call it off an event loop: it does file I/O); only the
+    /// comparison with the running configuration and the swap are serialised.
     public func reload() -> ReloadResult {
-        self.reloadLock.withLock {
-            guard let path = self.configPath else {
-                return .refused(["this instance was not started from a config file"])
-            }
-            let loaded: LoadedConfig
-            do {
-                loaded = try ConfigLoader.load(configPath: path)
-            } catch let error as ConfigErrors {
-                self.failedReloads.wrappingIncrement(ordering: .relaxed)
-                let lines = error.errors.map(\.description)
-                self.logger.error(
-                    "reload refused: invalid configuration, running configuration kept",
-                    metadata: ["errors": "\(lines.joined(separator: "; "))"])
-                return .refused(lines)
-            } catch {
-                self.failedReloads.wrappingIncrement(ordering: .relaxed)
-                return .refused(["\(error)"])
-            }
+        guard let path = self.configPath else {
+            return .refused(["this instance was not started from a config file"])
+        }
+        let loaded: LoadedConfig
+        do {
+            loaded = try ConfigLoader.load(configPath: path)
+        } catch {
+            self.failedReloads.wrappingIncrement(ordering: .relaxed)
+            let lines = error.errors.map(\.description)
+            self.logger.error(
+                "reload refused: invalid configuration, running configuration kept",
+                metadata: ["errors": "\(lines.joined(separator: "; "))"])
+            return .refused(lines)
+        }
+        return self.reloadLock.withLock {
             let current = self.proxy.state().loaded.config
             var problems: [String] = []
             if loaded.config.listen != current.listen {

@@ -13,6 +13,7 @@ struct ProxyHarness: Sendable {
         services: [(String, [String])],
         routes: [OutriggerConfig.Route] = [],
         accessLog: AccessLog? = nil,
+        logger given: Logger? = nil,
         configure: (inout OutriggerConfig, inout ServicePolicy) -> Void = { _, _ in }
     ) async throws -> ProxyHarness {
         var config = OutriggerConfig()
@@ -28,6 +29,7 @@ struct ProxyHarness: Sendable {
             })
         var logger = Logger(label: "test")
         logger.logLevel = .critical
+        if let given { logger = given }
         let server = try await ProxyServer.start(
             state: ProxyState(loaded: LoadedConfig(config: config, registry: registry), logger: logger), logger: logger,
             accessLog: accessLog)

@@ -18,6 +18,8 @@ enum UpstreamAction: Sendable {
     case stream(head: String, total: Int)
     /// Writes these bytes after a delay.
     case delayed(milliseconds: Int64, [UInt8])
+    /// Writes `head` at once, then the body one byte every `everyMs` (a slow but live upstream).
+    case trickle(head: String, body: [UInt8], everyMs: Int64)
 
     static func text(_ status: String = "200 OK", headers: [(String, String)] = [], body: String = "") -> UpstreamAction
     {
@@ -195,6 +197,9 @@ private final class UpstreamHandler: ChannelInboundHandler {
                     let (handler, context) = loopBound.value
                     handler.write(bytes, context)
                 }
+            case .trickle(let head, let body, let everyMs):
+                self.write(Array(head.utf8), context)
+                self.trickle(body[...], everyMs: everyMs, context: context)
             case .stream(let head, let total):
                 self.write(Array(head.utf8), context)
                 self.streaming = (0, total)
@@ -213,6 +218,17 @@ private final class UpstreamHandler: ChannelInboundHandler {
             return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: [" "]))
         }
         return WireMessage(startLine: start, headers: headers, body: [], rawHead: text + "\r\n\r\n", raw: [])
+    }
+
+    func trickle(_ rest: ArraySlice<UInt8>, everyMs: Int64, context: ChannelHandlerContext) {
+        guard let next = rest.first else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .milliseconds(everyMs)) {
+            let (handler, context) = loopBound.value
+            guard context.channel.isActive else { return }
+            handler.write([next], context)
+            handler.trickle(rest.dropFirst(), everyMs: everyMs, context: context)
+        }
     }
 
     func write(_ bytes: [UInt8], _ context: ChannelHandlerContext) {

@@ -1,0 +1,299 @@
+import Foundation
+import Yams
+
+// `outrigger.yaml`: one key table per section (SPEC §2, §16).
+extension ConfigLoader {
+    /// The daemon's settings plus the nodes later checks point at.
+    struct ParsedConfig {
+        var config = OutriggerConfig()
+        var registryNode: Node?
+        var adminListenNode: Node?
+        var routeServiceNodes: [(node: Node?, index: Int)] = []
+    }
+
+    static func parseConfig(
+        text: String, reader: inout YAMLReader, folder: String, environmentToken: String? = nil
+    ) -> ParsedConfig {
+        var result = ParsedConfig()
+        result.config.registryPath = Self.resolve("registry.yaml", folder: folder)
+        guard let root = reader.compose(text) else {
+            if reader.errors.isEmpty { reader.fileError("config file is empty") }
+            return result
+        }
+        guard
+            Self.configTable(folder: folder).read(root, at: "the config", prefix: "", into: &result, reader: &reader)
+                != nil
+        else { return result }
+        if result.config.admin.token == nil,
+            let token = environmentToken?.trimmingCharacters(in: .whitespacesAndNewlines),
+            !token.isEmpty
+        {
+            result.config.admin.token = token
+            result.config.admin.tokenSource = .environment
+        }
+        let admin = result.config.admin
+        if !admin.listen.isLocalOnly && admin.token == nil {
+            reader.error(
+                result.adminListenNode ?? root,
+                "admin.listen \(admin.listen) is not a loopback address: set admin.token, admin.token_file or "
+                    + "\(Self.adminTokenVariable) to expose the admin API")
+        }
+        return result
+    }
+
+    static func configTable(folder: String) -> ConfigKeyTable<ParsedConfig> {
+        ConfigKeyTable([
+            (
+                "listen",
+                { value, path, parsed, reader in
+                    if let address = Self.listenAddress(value, at: path, reader: &reader) {
+                        parsed.config.listen = address
+                    }
+                }
+            ),
+            (
+                "admin",
+                { value, path, parsed, reader in
+                    let pairs = Self.adminTable(folder: folder).read(
+                        value, at: path, prefix: path, into: &parsed.config.admin, reader: &reader)
+                    parsed.adminListenNode = pairs?.first(where: { $0.key == "listen" })?.value
+                    if let pairs, pairs.contains(where: { $0.key == "token" }),
+                        let file = pairs.first(where: { $0.key == "token_file" })
+                    {
+                        reader.error(file.keyNode, "admin.token and admin.token_file are both set: keep one")
+                    }
+                }
+            ),
+            (
+                "registry",
+                { value, path, parsed, reader in
+                    parsed.registryNode = value
+                    if let file = reader.string(value, at: path) {
+                        parsed.config.registryPath = Self.resolve(file, folder: folder)
+                    }
+                }
+            ),
+            (
+                "workers",
+                { value, path, parsed, reader in
+                    if value.scalar?.string == "auto" {
+                        parsed.config.workers = nil
+                    } else if let count = reader.int(value, at: "\(path) (a number or auto)", range: 1...1024) {
+                        parsed.config.workers = count
+                    }
+                }
+            ),
+            (
+                "limits",
+                { value, path, parsed, reader in
+                    Self.limitsTable.read(value, at: path, prefix: path, into: &parsed.config.limits, reader: &reader)
+                }
+            ),
+            (
+                "drain_timeout",
+                { value, path, parsed, reader in
+                    if let ms = reader.duration(value, at: path) { parsed.config.drainTimeoutMs = ms }
+                }
+            ),
+            (
+                "access_log",
+                { value, path, parsed, reader in
+                    guard let text = reader.string(value, at: path) else { return }
+                    switch text {
+                    case "stdout": parsed.config.accessLog = .stdout
+                    case "off": parsed.config.accessLog = .off
+                    case "": reader.error(value, "access_log must be stdout, off or a file path")
+                    default: parsed.config.accessLog = .file(Self.resolve(text, folder: folder))
+                    }
+                }
+            ),
+            (
+                "tracing",
+                { value, path, parsed, reader in
+                    Self.tracingTable.read(value, at: path, prefix: path, into: &parsed.config.tracing, reader: &reader)
+                }
+            ),
+            (
+                "routes",
+                { value, _, parsed, reader in
+                    let routes = Self.parseRoutes(value, reader: &reader)
+                    parsed.config.routes = routes.routes
+                    parsed.routeServiceNodes = routes.serviceNodes
+                }
+            ),
+            (
+                "defaults",
+                { value, path, parsed, reader in
+                    parsed.config.defaults = Self.parsePolicy(
+                        value, base: ServicePolicy(), at: path, folder: folder, reader: &reader)
+                }
+            ),
+        ])
+    }
+
+    static func listenAddress(_ node: Node, at path: String, reader: inout YAMLReader) -> ListenAddress? {
+        guard let text = reader.string(node, at: path) else { return nil }
+        switch ListenAddress.parse(text) {
+        case .success(let address): return address
+        case .failure(let error):
+            reader.error(node, "\(path): \(error.message)")
+            return nil
+        }
+    }
+
+    static func adminTable(folder: String) -> ConfigKeyTable<OutriggerConfig.Admin> {
+        ConfigKeyTable([
+            (
+                "listen",
+                { value, path, admin, reader in
+                    if let address = Self.listenAddress(value, at: path, reader: &reader) { admin.listen = address }
+                }
+            ),
+            (
+                "token",
+                { value, path, admin, reader in
+                    guard let token = reader.string(value, at: path) else { return }
+                    if token.isEmpty {
+                        reader.error(value, "\(path) must not be empty")
+                    } else {
+                        admin.token = token
+                        admin.tokenSource = .config
+                    }
+                }
+            ),
+            (
+                "token_file",
+                { value, path, admin, reader in
+                    // SPEC §16: the file's contents, trimmed; unreadable or empty is an error at this key.
+                    guard let file = reader.string(value, at: path) else { return }
+                    let resolved = Self.resolve(file, folder: folder)
+                    let text: String
+                    do {
+                        text = try String(contentsOfFile: resolved, encoding: .utf8)
+                    } catch {
+                        reader.error(value, "cannot read \(path) '\(resolved)': \(Self.reason(error))")
+                        return
+                    }
+                    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    if token.isEmpty {
+                        reader.error(value, "\(path) '\(resolved)' is empty")
+                        return
+                    }
+                    admin.token = token
+                    admin.tokenSource = .file(resolved)
+                }
+            ),
+        ])
+    }
+
+    static let limitsTable = ConfigKeyTable<OutriggerConfig.Limits>([
+        (
+            "max_connections",
+            { value, path, limits, reader in
+                if let v = reader.int(value, at: path, range: 1...10_000_000) { limits.maxConnections = v }
+            }
+        ),
+        (
+            "max_request_header_bytes",
+            { value, path, limits, reader in
+                if let v = reader.int(value, at: path, range: 1024...16_777_216) { limits.maxRequestHeaderBytes = v }
+            }
+        ),
+        (
+            "max_request_body_bytes",
+            { value, path, limits, reader in
+                if let v = reader.int(value, at: path, range: 0...Int.max) { limits.maxRequestBodyBytes = Int64(v) }
+            }
+        ),
+        (
+            "header_read_timeout",
+            { value, path, limits, reader in
+                if let v = reader.duration(value, at: path) { limits.headerReadTimeoutMs = v }
+            }
+        ),
+        (
+            "client_idle_timeout",
+            { value, path, limits, reader in
+                if let v = reader.duration(value, at: path) { limits.clientIdleTimeoutMs = v }
+            }
+        ),
+    ])
+
+    static let tracingTable = ConfigKeyTable<OutriggerConfig.Tracing>([
+        (
+            "formats",
+            { value, path, tracing, reader in
+                guard let items = reader.sequence(value, at: path) else { return }
+                var formats: [OutriggerConfig.TraceFormat] = []
+                for item in items {
+                    guard let text = reader.string(item, at: "\(path) item") else { continue }
+                    guard let format = OutriggerConfig.TraceFormat(rawValue: text) else {
+                        reader.error(item, "unknown trace format '\(text)' (expected w3c or b3)")
+                        continue
+                    }
+                    formats.append(format)
+                }
+                tracing.formats = formats
+            }
+        ),
+        (
+            "sample_ratio",
+            { value, path, tracing, reader in
+                if let v = reader.double(value, at: path, range: 0...1) { tracing.sampleRatio = v }
+            }
+        ),
+    ])
+
+    /// One entry of `routes` while it is read.
+    struct RouteDraft {
+        var prefix: String?
+        var host: String?
+        var service: String?
+        var serviceNode: Node?
+        var strip = false
+    }
+
+    static let routeTable = ConfigKeyTable<RouteDraft>([
+        (
+            "path_prefix",
+            { value, path, route, reader in
+                route.prefix = reader.string(value, at: path)
+                if let p = route.prefix, !p.hasPrefix("/") {
+                    reader.error(value, "\(path) must start with '/', not '\(p)'")
+                    route.prefix = nil
+                }
+            }
+        ),
+        ("host", { value, path, route, reader in route.host = reader.string(value, at: path)?.lowercased() }),
+        (
+            "service",
+            { value, path, route, reader in
+                route.service = reader.string(value, at: path)
+                route.serviceNode = value
+            }
+        ),
+        ("strip_prefix", { value, path, route, reader in route.strip = reader.bool(value, at: path) ?? false }),
+    ])
+
+    static func parseRoutes(
+        _ node: Node, reader: inout YAMLReader
+    ) -> (routes: [OutriggerConfig.Route], serviceNodes: [(node: Node?, index: Int)]) {
+        guard let items = reader.sequence(node, at: "routes") else { return ([], []) }
+        var routes: [OutriggerConfig.Route] = []
+        var serviceNodes: [(node: Node?, index: Int)] = []
+        for (index, item) in items.enumerated() {
+            let path = "routes[\(index)]"
+            var draft = RouteDraft()
+            guard let pairs = Self.routeTable.read(item, at: path, prefix: path, into: &draft, reader: &reader) else {
+                continue
+            }
+            if !pairs.contains(where: { $0.key == "path_prefix" }) { reader.error(item, "\(path) needs a path_prefix") }
+            if draft.serviceNode == nil { reader.error(item, "\(path) needs a service") }
+            if let prefix = draft.prefix, let service = draft.service {
+                routes.append(.init(pathPrefix: prefix, host: draft.host, service: service, stripPrefix: draft.strip))
+                serviceNodes.append((draft.serviceNode, index))
+            }
+        }
+        return (routes, serviceNodes)
+    }
+}
