@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import Testing
 
@@ -93,12 +94,58 @@ struct TracingLiveTests {
         }
     }
 
-    @Test func accessLog_neverBlocks_dropsAndCountsWhenFull() throws {
-        // A writer that cannot keep up: /dev/full fails every write, the queue still never blocks a caller.
+    @Test func accessLog_failedWrites_areCountedAsFailed_neverAsWritten() async throws {
+        // /dev/full fails every write with ENOSPC.
         let log = try AccessLog(destination: .file("/dev/full"))
-        for index in 0..<(AccessLog.capacity * 3) { log.log("line \(index)") }
-        #expect(log.dropped.load(ordering: .relaxed) + log.written.load(ordering: .relaxed) <= AccessLog.capacity * 3)
+        let total = 500
+        for index in 0..<total { log.log("line \(index)") }
+        log.shutdown()  // the writer has handled every queued line when this returns
+        #expect(log.written.load(ordering: .relaxed) == 0, "lines that hit ENOSPC were counted as written")
+        #expect(log.failed.load(ordering: .relaxed) + log.dropped.load(ordering: .relaxed) == total)
+        #expect(log.failed.load(ordering: .relaxed) > 0)
+    }
+
+    @Test func accessLog_neverBlocksTheCaller_whenItsWriterIsStuck_andCountsDrops() async throws {
+        // A FIFO nobody reads: the writer thread blocks in write(2) once the pipe is full. Callers must not.
+        let path = NSTemporaryDirectory() + "outrigger-fifo-\(UUID().uuidString)"
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let log = try AccessLog(destination: .file(path))
+        let line = String(repeating: "x", count: 200)
+        let total = AccessLog.capacity * 3
+        let done = ManagedAtomic(false)
+        let caller = Thread {
+            for _ in 0..<total { log.log(line) }
+            done.store(true, ordering: .relaxed)
+        }
+        caller.start()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while !done.load(ordering: .relaxed) {
+            if clock.now > deadline {
+                Issue.record("log() blocked behind a stuck writer")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // The pipe holds 64 KiB (~300 lines); one batch is stuck in write(2), the queue holds `capacity` more.
+        let dropped = log.dropped.load(ordering: .relaxed)
+        #expect(dropped >= total - 2 * AccessLog.capacity, "dropped \(dropped) of \(total)")
+        // Unstick the writer: drain the pipe until the log shuts down.
+        let stop = ManagedAtomic(false)
+        let drainer = Thread {
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while !stop.load(ordering: .relaxed) {
+                if read(reader, &buffer, buffer.count) <= 0 { usleep(1000) }
+            }
+        }
+        drainer.start()
         log.shutdown()
+        stop.store(true, ordering: .relaxed)
+        #expect(log.written.load(ordering: .relaxed) + dropped + log.failed.load(ordering: .relaxed) == total)
     }
 
     @Test func accessLog_reopensItsFile_afterRotation() async throws {

@@ -71,6 +71,7 @@ struct StatsView: Encodable {
     struct AccessLogView: Encodable {
         var written: Int
         var dropped: Int
+        var failed: Int
     }
 
     var uptimeSeconds: Double
@@ -99,7 +100,9 @@ struct StatsView: Encodable {
         self.reloads = runtime.reloads.load(ordering: .relaxed)
         self.failedReloads = runtime.failedReloads.load(ordering: .relaxed)
         self.accessLog = runtime.accessLog.map {
-            AccessLogView(written: $0.written.load(ordering: .relaxed), dropped: $0.dropped.load(ordering: .relaxed))
+            AccessLogView(
+                written: $0.written.load(ordering: .relaxed), dropped: $0.dropped.load(ordering: .relaxed),
+                failed: $0.failed.load(ordering: .relaxed))
         }
         self.services = proxy.state().services.mapValues { ServiceStatsView(ServiceSnapshot($0)) }
     }

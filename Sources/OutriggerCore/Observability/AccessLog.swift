@@ -29,6 +29,8 @@ public final class AccessLog: Sendable {
     public let dropped = ManagedAtomic<Int>(0)
     /// Lines written.
     public let written = ManagedAtomic<Int>(0)
+    /// Lines lost because writing them failed (disk full, closed pipe); never counted as written.
+    public let failed = ManagedAtomic<Int>(0)
     private let queue = NIOLockedValueBox(Queue())
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -103,7 +105,7 @@ public final class AccessLog: Sendable {
             if !batch.isEmpty {
                 var bytes = batch.joined(separator: "\n")
                 bytes += "\n"
-                bytes.withUTF8 { buffer in
+                let complete = bytes.withUTF8 { buffer -> Int in
                     var offset = 0
                     while offset < buffer.count {
                         let n = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
@@ -111,8 +113,16 @@ public final class AccessLog: Sendable {
                         if n <= 0 { break }
                         offset += n
                     }
+                    if offset == buffer.count { return batch.count }
+                    // Only lines whose newline reached the file were written.
+                    return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<offset]).reduce(0) {
+                        $0 + ($1 == 10 ? 1 : 0)
+                    }
                 }
-                self.written.wrappingIncrement(by: batch.count, ordering: .relaxed)
+                self.written.wrappingIncrement(by: complete, ordering: .relaxed)
+                if complete < batch.count {
+                    self.failed.wrappingIncrement(by: batch.count - complete, ordering: .relaxed)
+                }
                 batch.removeAll(keepingCapacity: true)
             }
             if stopping { break }
