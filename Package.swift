@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let strictSettings: [SwiftSetting] = [
@@ -72,3 +73,21 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets, built only by scripts/fuzz.sh (OUTRIGGER_FUZZ=1) with -sanitize=fuzzer,address; libFuzzer
+// runs through `LLVMFuzzerRunDriver` from each target's main.swift.
+if ProcessInfo.processInfo.environment["OUTRIGGER_FUZZ"] == "1" {
+    package.targets.append(.target(name: "CFuzz", path: "Fuzz/CFuzz"))
+    for name in ["FuzzConfigLoader", "FuzzTraceHeaders", "FuzzResponseHead", "FuzzHeaderRules"] {
+        package.targets.append(
+            .executableTarget(
+                name: name,
+                dependencies: [
+                    "OutriggerCore", "CCurl", "CFuzz", .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOHTTP1", package: "swift-nio"),
+                ],
+                path: "Fuzz/\(name)",
+                swiftSettings: strictSettings
+            ))
+    }
+}

@@ -13,7 +13,8 @@ struct PrometheusRendererTests {
         let latency = LatencyHistogram.Snapshot(counts: counts, sumMs: 22.5, maxMs: 20)
         let orders = PrometheusRenderer.Service(
             name: "orders", requests: 4, responsesByClass: [0, 3, 0, 0, 1],
-            errors: [("upstream_reset", 1), ("breaker_open", 0)], retries: 1, budgetExhausted: 0,
+            errors: [("upstream_reset", 1), ("breaker_open", 0)], failedTries: [("upstream_reset", 2)], retries: 1,
+            budgetExhausted: 0,
             breakerRejections: 0, overloaded: 0, inFlight: 2, ejections: 0, breakerState: .halfOpen,
             breakerTransitions: 2, latency: latency)
         return PrometheusRenderer.Snapshot(

@@ -23,6 +23,7 @@ struct ServiceStatsView: Encodable {
     var requests: Int
     var responses: [String: Int]
     var errors: [String: Int]
+    var failedTries: [String: Int]
     var retries: Int
     var retryBudgetExhausted: Int
     var breakerRejections: Int
@@ -36,6 +37,7 @@ struct ServiceStatsView: Encodable {
     enum CodingKeys: String, CodingKey {
         case requests, responses, errors, retries, overloaded, ejections
         case retryBudgetExhausted = "retry_budget_exhausted"
+        case failedTries = "failed_tries"
         case breakerRejections = "breaker_rejections"
         case inFlight = "in_flight"
         case breakerState = "breaker_state"
@@ -49,6 +51,7 @@ struct ServiceStatsView: Encodable {
         for (index, count) in snapshot.responsesByClass.enumerated() { responses["\(index + 1)xx"] = count }
         self.responses = responses
         self.errors = Dictionary(snapshot.errors.map { ($0.code, $0.count) }, uniquingKeysWith: +)
+        self.failedTries = Dictionary(snapshot.failedTries.map { ($0.code, $0.count) }, uniquingKeysWith: +)
         self.retries = snapshot.retries
         self.retryBudgetExhausted = snapshot.budgetExhausted
         self.breakerRejections = snapshot.breakerRejections

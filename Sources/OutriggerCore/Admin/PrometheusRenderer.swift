@@ -77,6 +77,13 @@ struct PrometheusRenderer {
                 self.sample("service_errors_total", [("service", service.name), ("code", code)], Double(count))
             }
         }
+        self.family(
+            "service_failed_tries_total", "counter", "Upstream tries that failed, retried or not, by error code.")
+        for service in services {
+            for (code, count) in service.failedTries {
+                self.sample("service_failed_tries_total", [("service", service.name), ("code", code)], Double(count))
+            }
+        }
         each("service_retries_total", "counter", "Retries started.") { Double($0.retries) }
         each("service_retry_budget_exhausted_total", "counter", "Retries refused by the retry budget.") {
             Double($0.budgetExhausted)

@@ -7,6 +7,8 @@ struct ServiceSnapshot {
     var responsesByClass: [Int]
     /// Outrigger's own errors, every code in `OutriggerError.Code` order.
     var errors: [(code: String, count: Int)]
+    /// Failed upstream tries (retried or not), the upstream failure codes only.
+    var failedTries: [(code: String, count: Int)] = []
     var retries: Int
     var budgetExhausted: Int
     var breakerRejections: Int
@@ -27,6 +29,9 @@ extension ServiceSnapshot {
             responsesByClass: counters.responsesByClass.map { $0.load(ordering: .relaxed) },
             errors: OutriggerError.Code.allCases.enumerated().map {
                 ($0.element.rawValue, counters.errorsByCode[$0.offset].load(ordering: .relaxed))
+            },
+            failedTries: OutriggerError.Code.allCases.enumerated().filter { $0.element.isUpstreamFailure }.map {
+                ($0.element.rawValue, counters.failedTriesByCode[$0.offset].load(ordering: .relaxed))
             },
             retries: counters.retries.load(ordering: .relaxed),
             budgetExhausted: counters.budgetExhausted.load(ordering: .relaxed),

@@ -176,9 +176,9 @@ extension ProxyHandler {
         case .retry(let delay, let avoid):
             exchange.endpointIndex = nil
             exchange.ticket = nil
-            let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let loopBound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .milliseconds(delay)) {
-                let handler = loopBound.value
+                let (handler, exchange) = loopBound.value
                 guard let context = handler.handlerContext, handler.exchange === exchange else { return }
                 handler.startTry(exchange, avoid: avoid, context: context)
             }
