@@ -13,6 +13,8 @@
 #   shared machine drifts by 10-20% between runs.
 #
 # Usage: bench/run.sh            (env: DURATION=10 CONNS=64 ROUNDS=3 PROXY_CPU=0 LOAD_CPU=1)
+#   PROXIES="nginx haproxy outrigger" picks the proxies measured (direct is always measured);
+#   OUTRIGGER_YAML="tracing: { formats: [] }" adds lines to Outrigger's config (bench/ab.sh uses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -20,7 +22,9 @@ CONNS=${CONNS:-64}
 ROUNDS=${ROUNDS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-OUT=bench/out
+PROXIES=${PROXIES:-nginx haproxy outrigger}
+OUTRIGGER_YAML=${OUTRIGGER_YAML:-}
+OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
 chmod 755 "$WORK"  # nginx workers run unprivileged and must read the files
@@ -76,6 +80,7 @@ admin: { listen: 127.0.0.1:$ADMIN }
 workers: 1
 access_log: off
 registry: registry.yaml
+$OUTRIGGER_YAML
 CONF
 cat >"$WORK/registry.yaml" <<CONF
 services:
@@ -122,21 +127,22 @@ PY
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
     measure direct $UP ""
-
-    taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx-proxy" -c "$WORK/ngx-proxy/nginx.conf" & NPID=$!; PIDS+=($NPID)
-    wait_port $NGX
-    measure nginx $NGX "$NPID"
-    kill "$NPID"; wait "$NPID" 2>/dev/null || true
-
-    taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db & HPID=$!; PIDS+=($HPID)
-    wait_port $HAP
-    measure haproxy $HAP "$HPID"
-    kill "$HPID"; wait "$HPID" 2>/dev/null || true
-
-    taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning & OPID=$!; PIDS+=($OPID)
-    wait_port $OUTR
-    measure outrigger $OUTR "$OPID"
-    kill "$OPID"; wait "$OPID" 2>/dev/null || true
+    for proxy in $PROXIES; do
+        case $proxy in
+        nginx)
+            taskset -c "$PROXY_CPU" nginx -p "$WORK/ngx-proxy" -c "$WORK/ngx-proxy/nginx.conf" & PID=$!; PORT=$NGX ;;
+        haproxy)
+            taskset -c "$PROXY_CPU" haproxy -f "$WORK/haproxy.cfg" -db & PID=$!; PORT=$HAP ;;
+        outrigger)
+            taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning &
+            PID=$!; PORT=$OUTR ;;
+        *) echo "bench: unknown proxy $proxy" >&2; exit 1 ;;
+        esac
+        PIDS+=("$PID")
+        wait_port "$PORT"
+        measure "$proxy" "$PORT" "$PID"
+        kill "$PID"; wait "$PID" 2>/dev/null || true
+    done
 done
 
 python3 - "$OUT/results.txt" <<'PY' | tee "$OUT/summary.txt"
@@ -152,15 +158,21 @@ print(f"{'proxy':<10} {'body':<6} {'req/s':>9} {'CPU us/req':>11} {'p50 c1 ms':>
 for size in ("small", "large"):
     direct = rows[("direct", size)][2]
     for name in ("direct", "nginx", "haproxy", "outrigger"):
+        if (name, size) not in rows:
+            continue
         rps, cpu, p50, errors = rows[(name, size)]
         added = p50 - direct if name != "direct" else 0.0
         print(f"{name:<10} {('64B' if size == 'small' else '16KiB'):<6} {rps:>9.0f} {cpu:>11.2f} {p50:>10.3f} {added:>9.3f} {errors:>8}")
 print()
 print("Outrigger relative to each (throughput ratio >1 is better; CPU and added-latency ratios <1 are better):")
 for size in ("small", "large"):
+    if ("outrigger", size) not in rows:
+        continue
     o = rows[("outrigger", size)]
     direct = rows[("direct", size)][2]
     for ref in ("nginx", "haproxy"):
+        if (ref, size) not in rows:
+            continue
         r = rows[(ref, size)]
         added_o, added_r = o[2] - direct, r[2] - direct
         lat = f"{added_o / added_r:.2f}x" if added_r > 0 else "n/a"
