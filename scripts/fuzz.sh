@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (Fuzz/*) with -sanitize=fuzzer,address and runs each for FUZZ_SECONDS (default 60)
-# over its corpus kept in the repo (Fuzz/corpus/TARGET, read-only here: new inputs go to a scratch folder).
-# Prints how many inputs each target ran; exits non-zero on the first crash, leak or hang (>10 s for one input),
-# leaving the input in .build-fuzz/artifacts/ to be fixed and turned into a unit test.
+# over its corpus kept in the repo (Fuzz/corpus/TARGET, read-only here: new inputs go to a scratch folder;
+# FUZZ_MERGE=1 adds those that raised coverage to the repo's corpus). Prints how many inputs each target ran;
+# exits non-zero on the first crash, leak or hang (>10 s for one input), leaving the input in
+# .build-fuzz/artifacts/ to be fixed and turned into a unit test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
@@ -37,6 +38,10 @@ for target in "${TARGETS[@]}"; do
         exit 1
     fi
     runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | grep -Eo '[0-9]+' || echo "?")
+    if [ "${FUZZ_MERGE:-0}" = 1 ]; then
+        # Keep what the run found: only inputs that add coverage join the repo's corpus.
+        "$BIN/$target" -merge=1 "Fuzz/corpus/$target" "$scratch" >>"$log" 2>&1
+    fi
     corpus=$(find "$scratch" -type f | wc -l)
     echo "fuzz: $target ran $runs inputs in ${FUZZ_SECONDS}s, no crash, leak or hang ($corpus new corpus entries)"
     rm -rf "$scratch"

@@ -3,20 +3,6 @@ import NIOCore
 /// Renders the responses Outrigger makes itself (SPEC §8): the status of the code, a JSON body with
 /// `error`, `message`, `service` and `request_id`, and the `x-outrigger-error` header.
 enum ErrorResponder {
-    static func reason(for status: Int) -> String {
-        switch status {
-        case 400: return "Bad Request"
-        case 404: return "Not Found"
-        case 408: return "Request Timeout"
-        case 413: return "Content Too Large"
-        case 431: return "Request Header Fields Too Large"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        default: return "Error"
-        }
-    }
-
     /// The JSON body for an error.
     static func body(for error: OutriggerError, requestID: String?) -> String {
         var json = "{\"error\":\"\(error.code.rawValue)\",\"message\":\(JSON.quote(error.message))"
@@ -34,7 +20,7 @@ enum ErrorResponder {
         let status = error.code.status
         let body = self.body(for: error, requestID: requestID)
         var buffer = allocator.buffer(capacity: 256 + body.utf8.count)
-        buffer.writeString("HTTP/1.1 \(status) \(self.reason(for: status))\r\n")
+        buffer.writeString("HTTP/1.1 \(status) \(error.code.reason)\r\n")
         buffer.writeStaticString("content-type: application/json\r\n")
         buffer.writeString("content-length: \(body.utf8.count)\r\n")
         buffer.writeString("x-outrigger-error: \(error.code.rawValue)\r\n")

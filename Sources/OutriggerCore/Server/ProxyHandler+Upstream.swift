@@ -258,7 +258,8 @@ extension ProxyHandler {
         exchange.upstreamDoneAt = .now()
         self.uploadBlocked = false
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
-            service.finish(ticket: ticket, endpoint: index, failure: .error(error.code))
+            service.finish(
+                ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)
             exchange.ticket = nil
         }
         if responseStarted { exchange.responseStarted = true }
