@@ -14,7 +14,9 @@
 #
 # Usage: bench/run.sh            (env: DURATION=10 CONNS=64 ROUNDS=3 PROXY_CPU=0 LOAD_CPU=1)
 #   PROXIES="nginx haproxy outrigger" picks the proxies measured (direct is always measured);
-#   OUTRIGGER_YAML="tracing: { formats: [] }" adds lines to Outrigger's config (bench/ab.sh uses both).
+#   OUTRIGGER_YAML="tracing: { formats: [] }" adds lines to Outrigger's config (bench/ab.sh uses both);
+#   PROFILE=1 samples Outrigger with `perf record -g` during its 64 B load and prints the share per library
+#   and per thread (bench/out/profile.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -104,8 +106,19 @@ measure() {
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s -H 'Host: bench' "http://127.0.0.1:$port/$size" >/dev/null
         local before after
         before=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+        local perf=""
+        if [ -n "${PROFILE:-}" ] && [ "$name" = outrigger ] && [ "$size" = small ]; then
+            perf record -g -o "$OUT/perf.data" -p "$pid" -- sleep "$DURATION" >/dev/null 2>&1 & perf=$!
+        fi
         taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Host: bench' "http://127.0.0.1:$port/$size" >"$OUT/$name-$size.txt"
         after=$( [ -n "$pid" ] && cpu_ticks "$pid" || echo 0 )
+        if [ -n "$perf" ]; then
+            wait "$perf" || true
+            { perf report -i "$OUT/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -12
+              echo
+              perf report -i "$OUT/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -6
+            } >"$OUT/profile.txt"
+        fi
         taskset -c "$LOAD_CPU" wrk -t1 -c1 -d3s --latency -H 'Host: bench' "http://127.0.0.1:$port/$size" >"$OUT/$name-$size-c1.txt"
         python3 - "$name" "$size" "$OUT/$name-$size.txt" "$OUT/$name-$size-c1.txt" "$((after - before))" "$tick_hz" <<'PY' >>"$OUT/results.txt"
 import re, sys

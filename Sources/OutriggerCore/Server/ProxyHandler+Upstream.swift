@@ -79,7 +79,7 @@ extension ProxyHandler {
         let worker = self.context.worker(for: context.eventLoop)
         let transfer = Transfer(
             request: request, eventLoop: context.eventLoop, worker: worker, service: service.name,
-            endpoint: endpoint.original)
+            endpoint: endpoint.original, measuresIdle: exchange.idleTimeoutNs > 0)
         transfer.sink = self
         if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
         exchange.transfer = transfer

@@ -89,7 +89,14 @@ final class Transfer: @unchecked Sendable {
     /// only makes the check re-arm and look again.
     private let lastActivity = ManagedAtomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
 
-    init(request: UpstreamRequest, eventLoop: any EventLoop, worker: CurlWorker, service: String, endpoint: String) {
+    /// Whether `idle_timeout` applies, so bytes moving are timestamped (a clock read each), or not at all.
+    let measuresIdle: Bool
+
+    init(
+        request: UpstreamRequest, eventLoop: any EventLoop, worker: CurlWorker, service: String, endpoint: String,
+        measuresIdle: Bool
+    ) {
+        self.measuresIdle = measuresIdle
         self.curlRequest = request
         self.eventLoop = eventLoop
         self.worker = worker
@@ -102,6 +109,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Bytes moved: the idle clock starts again.
     func touch() {
+        guard self.measuresIdle else { return }
         self.lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
