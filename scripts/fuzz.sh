@@ -16,6 +16,7 @@ RUNTIME="$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/clang/li
 BUILD=(swift build --build-path .build-fuzz -Xswiftc -sanitize=address
     -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
     -Xlinker "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" -Xlinker -lstdc++)
+mkdir -p .build-fuzz
 for target in "${TARGETS[@]}"; do
     "${BUILD[@]}" --product "$target" >.build-fuzz/build.log 2>&1 || { grep -v "Cannot export" .build-fuzz/build.log >&2; exit 1; }
 done
