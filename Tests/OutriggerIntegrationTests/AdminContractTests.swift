@@ -46,7 +46,8 @@ struct AdminContractTests {
             configure: { _, policy in
                 policy.retries.attempts = 0
                 policy.breaker.consecutiveFailures = 2
-                policy.breaker.openForMs = 300
+                // Long enough to read `open` first even on a slow (sanitizer) build.
+                policy.breaker.openForMs = 1500
             })
         let client = try await harness.proxy.client()
         for _ in 0..<2 {
