@@ -96,7 +96,7 @@ struct ErrorResponseTests {
     }
 
     @Test func slowHead_is408() async throws {
-        try await withProxy(configure: { config, _ in config.limits.headerReadTimeoutMs = 150 }) { upstream, proxy in
+        try await withProxy(configure: { config, _ in config.limits.headerReadTimeoutMs = 1000 }) { upstream, proxy in
             let client = try await proxy.client()
             try await client.send("GET / HTTP/1.1\r\nHost: sv")
             self.expectError(try await client.readResponse(), status: 408, code: "request_header_timeout")
