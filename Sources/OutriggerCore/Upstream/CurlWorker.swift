@@ -107,6 +107,10 @@ public final class CurlWorker: @unchecked Sendable {
         }
         curl_multi_cleanup(self.multi)
         self.curlPool.removeAll()
+        self.curlHeadBuilders.removeAll()
+        // The thread's closure holds the worker and the worker holds the thread: break the cycle so both are
+        // freed once the server lets go of the worker. `shutdown` read `thread` before asking to stop.
+        self.lock.withLock { self.thread = nil }
         self.stopped.lock()
         self.stopped.unlock(withValue: 1)
     }
