@@ -12,7 +12,9 @@ export OUTRIGGER_FUZZ=1
 # -sanitize=fuzzer,address, spelled out: SwiftPM renames each executable's `main`, which clashes with libFuzzer's
 # own, so the targets get libFuzzer's coverage instrumentation and its main-less runtime, and call
 # LLVMFuzzerRunDriver themselves (Fuzz/*/main.swift).
-RUNTIME="$(dirname "$(readlink -f "$(command -v swift)")")/../lib/swift/clang/lib/linux"
+RESOURCES=$(swiftc -print-target-info | python3 -c 'import json, sys; print(json.load(sys.stdin)["paths"]["runtimeResourcePath"])')
+RUNTIME="$RESOURCES/clang/lib/linux"
+test -f "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" || { echo "fuzz: no libFuzzer runtime in $RUNTIME" >&2; exit 1; }
 BUILD=(swift build --build-path .build-fuzz -Xswiftc -sanitize=address
     -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table
     -Xlinker "$RUNTIME/libclang_rt.fuzzer_no_main-x86_64.a" -Xlinker -lstdc++)
