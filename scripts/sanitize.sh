@@ -13,8 +13,9 @@ export ASAN_OPTIONS="detect_leaks=1"
 export LSAN_OPTIONS="suppressions=$PWD/Tests/sanitizers/lsan.supp print_suppressions=0"
 for kind in "${KINDS[@]}"; do
     build=".build-$kind"
-    swift build --build-tests --build-path "$build" -Xswiftc -sanitize="$kind" >"$build.log" 2>&1 \
-        || { tail -30 "$build.log"; echo "sanitize: $kind build failed" >&2; exit 1; }
+    mkdir -p "$build"
+    swift build --build-tests --build-path "$build" -Xswiftc -sanitize="$kind" >"$build/sanitize-build.log" 2>&1 \
+        || { tail -30 "$build/sanitize-build.log"; echo "sanitize: $kind build failed" >&2; exit 1; }
     log="$build/sanitize-run.log"
     status=0
     swift test --skip-build --build-path "$build" -Xswiftc -sanitize="$kind" >"$log" 2>&1 || status=$?
