@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import Yams
+
+@testable import OutriggerCore
+
+/// Every key a section's table allows is also applied: set alone to a non-default value, it changes what the
+/// loader produces. A key added to a table without a sample here fails the test, so none goes unchecked.
+@Suite("Config key tables")
+struct ConfigKeyTableTests {
+    /// Reads `key: value` through `table` into `base`; returns the result and any errors.
+    static func apply<Target>(
+        _ table: ConfigKeyTable<Target>, _ key: String, _ value: String, to base: Target
+    ) -> (Target, [String]) {
+        var reader = YAMLReader(file: "test.yaml")
+        var target = base
+        guard let node = reader.compose("\(key): \(value)\n") else { return (target, ["no node"]) }
+        table.read(node, at: "section", prefix: "section", into: &target, reader: &reader)
+        return (target, reader.errors.map(\.message))
+    }
+
+    static func checkEveryKey<Target: Equatable>(
+        _ table: ConfigKeyTable<Target>, base: Target, samples: [String: String]
+    ) {
+        #expect(
+            Set(table.keys) == Set(samples.keys), "keys without a sample: \(Set(table.keys).subtracting(samples.keys))")
+        for key in table.keys {
+            guard let sample = samples[key] else { continue }
+            let (result, errors) = Self.apply(table, key, sample, to: base)
+            #expect(errors.isEmpty, "\(key): \(errors)")
+            #expect(result != base, "\(key): \(sample) was accepted but changed nothing")
+        }
+    }
+
+    @Test func policyKeys_areAllApplied() {
+        Self.checkEveryKey(
+            ConfigLoader.policyTable(folder: "/etc/outrigger"), base: ServicePolicy(),
+            samples: [
+                "connect_timeout": "7s", "request_timeout": "7s", "idle_timeout": "7s",
+                "max_concurrent_requests": "7", "balance": "least_request",
+                "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }", "tls_verify": "false",
+                "tls_ca_file": "ca.pem",
+            ])
+    }
+
+    @Test func breakerAndRetriesKeys_areAllApplied() {
+        Self.checkEveryKey(
+            ConfigLoader.breakerTable, base: BreakerPolicy(),
+            samples: [
+                "consecutive_failures": "7", "failure_rate": "0.7", "minimum_requests": "7", "window": "7s",
+                "open_for": "7s", "half_open_requests": "7",
+            ])
+        Self.checkEveryKey(
+            ConfigLoader.retriesTable, base: RetryPolicy(),
+            samples: ["attempts": "7", "per_try_timeout": "7s", "retry_on": "[reset]", "budget_percent": "7"])
+    }
+
+    @Test func daemonSectionKeys_areAllApplied() throws {
+        Self.checkEveryKey(
+            ConfigLoader.limitsTable, base: OutriggerConfig.Limits(),
+            samples: [
+                "max_connections": "7", "max_request_header_bytes": "7777", "max_request_body_bytes": "7",
+                "header_read_timeout": "7s", "client_idle_timeout": "7s",
+            ])
+        Self.checkEveryKey(
+            ConfigLoader.tracingTable, base: OutriggerConfig.Tracing(),
+            samples: ["formats": "[b3]", "sample_ratio": "0.7"])
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
+        try "t0k\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        Self.checkEveryKey(
+            ConfigLoader.adminTable(folder: "/nonexistent"), base: OutriggerConfig.Admin(),
+            samples: ["listen": "127.0.0.1:7", "token": "t", "token_file": tokenFile])
+    }
+}
