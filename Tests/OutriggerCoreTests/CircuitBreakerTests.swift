@@ -125,7 +125,10 @@ struct CircuitBreakerTests {
         var breaker = Self.halfOpenBreaker(probes: 2)
         guard case .admitted(let first) = breaker.admit(nowMs: 1000).0,
             case .admitted(let second) = breaker.admit(nowMs: 1000).0
-        else { return }
+        else {
+            Issue.record("half-open with two probe slots did not admit two probes")
+            return
+        }
         let result9 = breaker.record(first, failure: nil, nowMs: 1001)
         #expect(result9 == nil)
         #expect(breaker.state == .halfOpen)
@@ -161,7 +164,10 @@ struct CircuitBreakerTests {
     @Test func concurrentProbes_oneFails_theOtherSucceedsLate_staysOpen() {
         var breaker = Self.halfOpenBreaker(probes: 2)
         guard case .admitted(let a) = breaker.admit(nowMs: 1000).0, case .admitted(let b) = breaker.admit(nowMs: 1000).0
-        else { return }
+        else {
+            Issue.record("half-open with two probe slots did not admit two probes")
+            return
+        }
         _ = breaker.record(a, failure: Self.failure, nowMs: 1001)
         #expect(breaker.state == .open)
         let result12 = breaker.record(b, failure: nil, nowMs: 1002)
