@@ -141,3 +141,13 @@ struct RetryPlanTests {
         #expect(Self.decide(plan, .status(503), budget: &budget) == .giveUp(.budgetExhausted))
     }
 }
+
+@Suite("Retry policy")
+struct RetryPolicyTests {
+    @Test func retryStatuses_followRetryOn_fromTheDefaultOn() {
+        var policy = RetryPolicy()
+        #expect(policy.retryStatuses == RetryPolicy.statuses(of: policy.retryOn))
+        policy.retryOn = [.timeout, .status(500), .reset, .status(503)]
+        #expect(policy.retryStatuses == [500, 503])
+    }
+}

@@ -54,7 +54,18 @@ public struct RetryPolicy: Sendable, Equatable {
     /// request timeout applies, so a slow but healthy upstream is not cut off unless the user asks for it.
     public var perTryTimeoutMs: Int64 = 0
     /// What may be retried.
-    public var retryOn: [Condition] = [.connectFailure, .reset, .status(502), .status(503), .status(504)]
+    public var retryOn: [Condition] = [.connectFailure, .reset, .status(502), .status(503), .status(504)] {
+        didSet { self.retryStatuses = Self.statuses(of: self.retryOn) }
+    }
+    /// The statuses of `retry_on`, kept beside it so a try reads them without building an array per request.
+    public private(set) var retryStatuses: [Int] = [502, 503, 504]
+
+    static func statuses(of conditions: [Condition]) -> [Int] {
+        conditions.compactMap {
+            if case .status(let code) = $0 { return code }
+            return nil
+        }
+    }
     /// Retries may add at most this share (in percent) of the window's requests.
     public var budgetPercent = 20
 

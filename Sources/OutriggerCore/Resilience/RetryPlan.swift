@@ -84,13 +84,7 @@ public struct RetryPlan: Sendable, Equatable {
     }
 
     /// The statuses to hold back on the current try.
-    public var holdStatuses: [Int] {
-        guard self.mayRetryLater else { return [] }
-        return self.policy.retryOn.compactMap {
-            if case .status(let code) = $0 { return code }
-            return nil
-        }
-    }
+    public var holdStatuses: [Int] { self.mayRetryLater ? self.policy.retryStatuses : [] }
 
     /// Decides after a failed try. Takes a retry from `budget` and draws the backoff from `random` only when every
     /// other condition allows the retry.
