@@ -26,17 +26,17 @@ struct AdminRouter: Sendable {
 
     /// Requests that read files (reload) must not run on the admin event loop.
     func mustRunOffLoop(method: HTTPMethod, uri: String) -> Bool {
-        Self.pathParts(uri) == ["reload"] && method == .POST
+        method == .POST && Self.path(of: uri).split(separator: "/") == ["reload"]
     }
 
-    static func pathParts(_ uri: String) -> [String] {
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        return path.split(separator: "/").map(String.init)
+    /// The request target without its query.
+    static func path(of uri: String) -> String {
+        uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
     }
 
     func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders) -> AdminResponse {
-        let path = uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
-        let parts = Self.pathParts(uri)
+        let path = Self.path(of: uri)
+        let parts = path.split(separator: "/").map(String.init)
         if !Self.isProbe(parts), let token = self.currentToken {
             let given = headers.first(name: "authorization") ?? ""
             guard Self.constantTimeEquals(given, "Bearer " + token) else {

@@ -181,7 +181,7 @@ struct ConfigView: Encodable {
         }
         self.admin = Admin(
             listen: config.admin.listen.description, token: config.admin.token.map { _ in "<redacted>" },
-            tokenSource: config.admin.token == nil ? nil : source)
+            tokenSource: source)
         self.registry = config.registryPath
         self.workers = config.workers.map(Workers.count) ?? .auto
         self.limits = Limits(

@@ -41,6 +41,11 @@ final class Exchange {
     /// Request body kept for replay while the plan says so; nil once too big.
     var replay: ByteBuffer?
 
+    /// When `transfer` goes idle past `idle_timeout` if no byte moves before (only meaningful when it is set).
+    func idleDeadline(of transfer: Transfer) -> NIODeadline {
+        .uptimeNanoseconds(transfer.lastActivityNs + UInt64(self.idleTimeoutNs))
+    }
+
     /// Tries started so far (1 after the first).
     var tries: Int { self.retry?.triesStarted ?? 0 }
 

@@ -87,11 +87,7 @@ extension ProxyHandler {
         exchange.perTryDeadline = nil
         exchange.perTryMs = perTryApplies ? perTryMs : 0
         if exchange.requestEnded { self.startPerTryClock(exchange, context: context) }
-        if exchange.idleTimeoutNs > 0 {
-            self.armExchangeTimer(
-                NIODeadline.uptimeNanoseconds(transfer.lastActivityNs + UInt64(exchange.idleTimeoutNs)),
-                context: context)
-        }
+        if exchange.idleTimeoutNs > 0 { self.armExchangeTimer(exchange.idleDeadline(of: transfer), context: context) }
         if !firstTry, let replay = exchange.replay, replay.readableBytes > 0 {
             _ = transfer.appendBody(replay)
         }
@@ -136,17 +132,16 @@ extension ProxyHandler {
             if now >= deadline {
                 exchange.perTryDeadline = nil
                 transfer.cancel()
-                let perTryMs = exchange.service?.config.policy.retries.perTryTimeoutMs ?? 0
                 let error = OutriggerError(
                     .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: service,
-                    detail: "per_try_timeout=\(perTryMs)ms")
+                    detail: "per_try_timeout=\(exchange.perTryMs)ms")
                 self.transfer(transfer, didFail: error, responseStarted: false)
                 return
             }
             self.armExchangeTimer(deadline, context: context)
         }
         if exchange.idleTimeoutNs > 0 {
-            let idleDeadline = NIODeadline.uptimeNanoseconds(transfer.lastActivityNs + UInt64(exchange.idleTimeoutNs))
+            let idleDeadline = exchange.idleDeadline(of: transfer)
             if now >= idleDeadline {
                 transfer.cancel()
                 let idleMs = exchange.idleTimeoutNs / 1_000_000
