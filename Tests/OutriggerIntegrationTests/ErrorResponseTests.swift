@@ -192,13 +192,9 @@ struct ErrorResponseTests {
         }
     }
 
-    /// A port with nothing listening: bound once to learn a free number, then closed.
+    /// A port with nothing listening: connections are refused, and the number stays reserved for the test process
+    /// (a port bound once and closed could be handed to another test's upstream meanwhile).
     static func closedPort() async throws -> Int {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let channel = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        try await group.shutdownGracefully()
-        return port
+        try RefusingPorts.make()
     }
 }

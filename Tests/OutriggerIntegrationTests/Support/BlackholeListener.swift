@@ -12,22 +12,14 @@ final class BlackholeListener {
     private var fillers: [Int32] = []
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        let bound = try LoopbackSocket()
+        guard listen(bound.descriptor, 0) == 0 else {
+            close(bound.descriptor)
+            throw POSIXError(.EADDRINUSE)
         }
-        guard bound == 0, listen(fd, 0) == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.listener = fd
-        self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.listener = bound.descriptor
+        self.port = bound.port
+        var address = bound.address
         // Backlog 0 holds one connection; a few non-blocking connects fill it and its SYN queue.
         for _ in 0..<3 {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
