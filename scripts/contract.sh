@@ -6,11 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/outrigger}
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
-fail() { echo "contract: $*"; [ -f "$WORK/daemon.log" ] && tail -20 "$WORK/daemon.log"; exit 1; }
+CHECK=contract
+# shellcheck source=lib/check.sh
+source scripts/lib/check.sh
 P=18380 A=18389 UP=18381 DEAD=18382
 
 cat >"$WORK/upstream.py" <<'PY'

@@ -9,10 +9,9 @@ cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/outrigger}
 SIZE_MB=${SIZE_MB:-1024}
 LIMIT_KB=$((64 * 1024))
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
-trap cleanup EXIT
+CHECK=stream-rss
+# shellcheck source=lib/check.sh
+source scripts/lib/check.sh
 
 cat >"$WORK/upstream.py" <<'PY'
 import hashlib, http.server, sys
