@@ -35,4 +35,38 @@ int ccurl_pause_all(void);
 int ccurl_pause_cont(void);
 long ccurl_global_default(void);
 
+// === Multi-socket interface and the worker's epoll (reactor.c) ===
+
+typedef int (*ccurl_socket_callback)(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp);
+typedef int (*ccurl_timer_callback)(CURLM *multi, long timeout_ms, void *userp);
+
+CURLMcode ccurl_multi_setopt_pointer(CURLM *handle, CURLMoption option, void *value);
+CURLMcode ccurl_multi_setopt_socketfunction(CURLM *handle, ccurl_socket_callback value);
+CURLMcode ccurl_multi_setopt_timerfunction(CURLM *handle, ccurl_timer_callback value);
+typedef curl_socket_t (*ccurl_opensocket_callback)(void *clientp, curlsocktype purpose, struct curl_sockaddr *address);
+CURLcode ccurl_easy_setopt_opensocketfunction(CURL *handle, ccurl_opensocket_callback value);
+CURLMcode ccurl_multi_socket_action(CURLM *handle, int fd, int flags, int *running);
+int ccurl_socket_timeout(void);
+int ccurl_poll_in(void);
+int ccurl_poll_out(void);
+int ccurl_poll_remove(void);
+int ccurl_cselect_in(void);
+int ccurl_cselect_out(void);
+int ccurl_cselect_err(void);
+
+/// An epoll instance (close-on-exec), or -1.
+int ccurl_epoll_create(void);
+/// Watches `fd` for the given directions (add or modify; a stale add/modify is retried as the other). 0 or -1.
+int ccurl_epoll_set(int epfd, int fd, int in, int out, int add);
+/// Stops watching `fd`. 0 or -1.
+int ccurl_epoll_remove(int epfd, int fd);
+/// Waits for up to `capacity` (at most 64) events; fills `fds` and `flags` (CURL_CSELECT_* bits). Count or -1.
+int ccurl_epoll_wait(int epfd, int *fds, int *flags, int capacity, int timeout_ms);
+/// A non-blocking eventfd, or -1.
+int ccurl_eventfd(void);
+void ccurl_eventfd_signal(int fd);
+void ccurl_eventfd_drain(int fd);
+/// Names the calling thread (at most 15 bytes are kept), as `top -H` and `perf` show it.
+void ccurl_set_thread_name(const char *name);
+
 #endif

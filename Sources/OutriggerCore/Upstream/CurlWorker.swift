@@ -1,16 +1,20 @@
 import CCurl
-import Foundation
+import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// One libcurl multi handle driven by one dedicated thread (LIBCURL.md, `man libcurl-thread`).
+/// One libcurl multi handle driven by one dedicated thread through libcurl's multi-socket interface.
 ///
-/// Event loops hand it commands through a locked queue and wake it with `curl_multi_wakeup`, once per batch. It hands
-/// results back to each event loop in one `execute` per loop turn, so a burst of responses costs one wake-up.
+/// The thread sleeps in `epoll_wait` on the sockets libcurl asks it to watch (`CURLMOPT_SOCKETFUNCTION`), curl's
+/// next timeout (`CURLMOPT_TIMERFUNCTION`) and an eventfd the event loops signal; each ready socket costs one
+/// `curl_multi_socket_action` for that socket alone, never a walk over every transfer (docs/engine.md).
 ///
-/// Safety of `@unchecked Sendable`: `commands` is guarded by `lock`; `stopping` is an atomic-like flag written under
-/// `lock`; every `curl*` property and the multi handle are used only by the worker thread (`run`), and the callbacks
-/// libcurl invokes from within `curl_multi_perform` on that thread.
+/// Event loops hand it commands through a locked queue and signal the eventfd once per batch. It hands results
+/// back to each event loop in one `execute` per loop turn, so a burst of responses costs one wake-up.
+///
+/// Safety of `@unchecked Sendable`: `commands` and `stopping` are guarded by `lock`; every `curl*` property, the
+/// multi handle and the epoll set are used only by the worker thread (`run`) and by the callbacks libcurl invokes
+/// from within `curl_multi_socket_action`, `curl_multi_add_handle` and `curl_easy_pause` on that thread.
 public final class CurlWorker: @unchecked Sendable {
     enum Command {
         case start(Transfer)
@@ -21,12 +25,13 @@ public final class CurlWorker: @unchecked Sendable {
 
     let allocator = ByteBufferAllocator()
     private let multi: UnsafeMutableRawPointer
+    private let epoll: Int32
+    private let wakeFD: Int32
     private let lock = NIOLock()
     private var commands: [Command] = []
     private var stopping = false
     private let name: String
-    private var thread: Thread?
-    private let stopped = ConditionLock(value: 0)
+    private var thread: NativeThread?
 
     // === worker-thread confined ===
     var curlDirty: [Transfer] = []
@@ -34,37 +39,50 @@ public final class CurlWorker: @unchecked Sendable {
     private var curlPool: [EasyHandle] = []
     private var curlHeadBuilders: [ResponseHeadBuilder] = []
     private var curlActive = 0
+    /// What epoll watches and what curl wants, per socket (`SocketWatch`), indexed by descriptor.
+    var curlSockets: [SocketWatch] = []
+    /// When curl wants `CURL_SOCKET_TIMEOUT`, in uptime nanoseconds; nil when it set no timer.
+    var curlTimerDeadline: UInt64?
 
-    /// Creates a worker with its own multi handle; call `start()` to run its thread.
+    /// Creates a worker with its own multi handle and epoll set; call `start()` to run its thread.
     public init(name: String) {
         precondition(Curl.initialized, "curl_global_init failed")
         self.multi = curl_multi_init()!
+        self.epoll = ccurl_epoll_create()
+        self.wakeFD = ccurl_eventfd()
+        precondition(self.epoll >= 0 && self.wakeFD >= 0, "epoll or eventfd unavailable: \(errno)")
+        precondition(ccurl_epoll_set(self.epoll, self.wakeFD, 1, 0, 1) == 0, "epoll_ctl failed: \(errno)")
         self.name = name
         // Keep a warm pool of upstream connections; HTTP/1.1 only, no multiplexing attempts.
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, 1024)
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, 0)
+        let opaque = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_multi_setopt_socketfunction(self.multi, workerSocketCallback)
+        _ = ccurl_multi_setopt_pointer(self.multi, CURLMOPT_SOCKETDATA, opaque)
+        _ = ccurl_multi_setopt_timerfunction(self.multi, workerTimerCallback)
+        _ = ccurl_multi_setopt_pointer(self.multi, CURLMOPT_TIMERDATA, opaque)
+    }
+
+    deinit {
+        close(self.epoll)
+        close(self.wakeFD)
     }
 
     /// Starts the worker thread.
     public func start() {
-        let thread = Thread { [self] in self.run() }
-        thread.name = self.name
-        thread.stackSize = 1 << 20
-        self.thread = thread
-        thread.start()
+        let thread = NativeThread(name: self.name) { [self] in self.run() }
+        self.lock.withLock { self.thread = thread }
     }
 
     /// Stops the thread after abandoning any transfer still running, and waits for it to exit.
     public func shutdown() {
-        let started = self.lock.withLock { () -> Bool in
+        let thread = self.lock.withLock { () -> NativeThread? in
             self.stopping = true
-            return self.thread != nil
+            defer { self.thread = nil }
+            return self.thread
         }
-        curl_multi_wakeup(self.multi)
-        if started {
-            self.stopped.lock(whenValue: 1)
-            self.stopped.unlock()
-        }
+        ccurl_eventfd_signal(self.wakeFD)
+        thread?.join()
     }
 
     func submit(_ command: Command) {
@@ -72,7 +90,7 @@ public final class CurlWorker: @unchecked Sendable {
             self.commands.append(command)
             return self.commands.count == 1
         }
-        if wake { curl_multi_wakeup(self.multi) }
+        if wake { ccurl_eventfd_signal(self.wakeFD) }
     }
 
     // === impl CurlWorker: worker thread ===
@@ -80,6 +98,8 @@ public final class CurlWorker: @unchecked Sendable {
     private func run() {
         var pending: [Command] = []
         pending.reserveCapacity(64)
+        var fds = [Int32](repeating: 0, count: 64)
+        var flags = [Int32](repeating: 0, count: 64)
         while true {
             let stop = self.lock.withLock { () -> Bool in
                 swap(&pending, &self.commands)
@@ -88,17 +108,30 @@ public final class CurlWorker: @unchecked Sendable {
             if stop { break }
             for command in pending { self.apply(command) }
             pending.removeAll(keepingCapacity: true)
-            self.perform()
+            self.runDueTimer()
             // A command queued by a callback (resume after a lost race) is applied right away.
             while !self.curlLocalCommands.isEmpty {
                 let local = self.curlLocalCommands
                 self.curlLocalCommands.removeAll()
                 for command in local { self.apply(command) }
-                self.perform()
+                self.runDueTimer()
             }
+            self.readCompletions()
             self.flush()
-            var ready: Int32 = 0
-            curl_multi_poll(self.multi, nil, 0, 1000, &ready)
+            let count = fds.withUnsafeMutableBufferPointer { fds in
+                flags.withUnsafeMutableBufferPointer { flags in
+                    ccurl_epoll_wait(
+                        self.epoll, fds.baseAddress, flags.baseAddress, Int32(fds.count), self.waitMilliseconds())
+                }
+            }
+            for index in 0..<max(0, Int(count)) {
+                let fd = fds[index]
+                if fd == self.wakeFD {
+                    ccurl_eventfd_drain(fd)
+                } else {
+                    self.socketReady(fd, flags: flags[index])
+                }
+            }
         }
         // Abandon what is left: its clients are being closed by the server shutdown.
         pending = self.lock.withLock { self.commands }
@@ -108,16 +141,77 @@ public final class CurlWorker: @unchecked Sendable {
         curl_multi_cleanup(self.multi)
         self.curlPool.removeAll()
         self.curlHeadBuilders.removeAll()
-        // The thread's closure holds the worker and the worker holds the thread: break the cycle so both are
-        // freed once the server lets go of the worker. `shutdown` read `thread` before asking to stop.
-        self.lock.withLock { self.thread = nil }
-        self.stopped.lock()
-        self.stopped.unlock(withValue: 1)
     }
 
-    private func perform() {
+    /// How long epoll may sleep: until curl's timer, or until a socket or the eventfd wakes it.
+    private func waitMilliseconds() -> Int32 {
+        guard let deadline = self.curlTimerDeadline else { return -1 }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard deadline > now else { return 0 }
+        return Int32(min((deadline - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    /// Tells curl its timeout passed, when it has.
+    private func runDueTimer() {
+        guard let deadline = self.curlTimerDeadline, deadline <= NIODeadline.now().uptimeNanoseconds else { return }
+        self.curlTimerDeadline = nil
         var running: Int32 = 0
-        curl_multi_perform(self.multi, &running)
+        _ = ccurl_multi_socket_action(self.multi, ccurl_socket_timeout(), 0, &running)
+        self.readCompletions()
+    }
+
+    /// One socket is ready: curl handles that socket alone, or epoll stops watching one curl no longer wants.
+    private func socketReady(_ fd: Int32, flags: Int32) {
+        let index = Int(fd)
+        if index < self.curlSockets.count, self.curlSockets[index].wanted == 0 {
+            // An idle pooled connection became readable (the upstream closed it): curl checks it before reuse.
+            _ = ccurl_epoll_remove(self.epoll, fd)
+            self.curlSockets[index].watched = 0
+            return
+        }
+        var running: Int32 = 0
+        _ = ccurl_multi_socket_action(self.multi, fd, flags, &running)
+        self.readCompletions()
+    }
+
+    /// CURLMOPT_SOCKETFUNCTION: curl wants `fd` watched for `what`, or no longer (`CURL_POLL_REMOVE`).
+    ///
+    /// A removed socket stays in the epoll set while it lives: when curl reuses the pooled connection, wanting it
+    /// again for the same direction costs no `epoll_ctl`. A new socket starts clean (`curlSocketOpened`).
+    func curlWatch(_ fd: Int32, what: Int32) {
+        let index = Int(fd)
+        if index >= self.curlSockets.count {
+            self.curlSockets.append(contentsOf: repeatElement(SocketWatch(), count: index + 1 - self.curlSockets.count))
+        }
+        if what == ccurl_poll_remove() {
+            self.curlSockets[index].wanted = 0
+            return
+        }
+        let wanted = UInt8(truncatingIfNeeded: what & (ccurl_poll_in() | ccurl_poll_out()))
+        self.curlSockets[index].wanted = wanted
+        let watched = self.curlSockets[index].watched
+        if watched != 0 && watched & SocketWatch.directions == wanted { return }
+        let input: Int32 = wanted & UInt8(ccurl_poll_in()) != 0 ? 1 : 0
+        let output: Int32 = wanted & UInt8(ccurl_poll_out()) != 0 ? 1 : 0
+        if ccurl_epoll_set(self.epoll, fd, input, output, watched == 0 ? 1 : 0) == 0 {
+            self.curlSockets[index].watched = wanted | SocketWatch.registered
+        }
+    }
+
+    /// CURLOPT_OPENSOCKETFUNCTION saw a new socket: whatever was known of an earlier socket with its number is void
+    /// (closing a socket drops it from the epoll set).
+    func curlSocketOpened(_ fd: Int32) {
+        let index = Int(fd)
+        if index < self.curlSockets.count { self.curlSockets[index] = SocketWatch() }
+    }
+
+    /// CURLMOPT_TIMERFUNCTION: curl's single timeout moved (-1: none).
+    func curlSetTimer(milliseconds: Int) {
+        self.curlTimerDeadline =
+            milliseconds < 0 ? nil : NIODeadline.now().uptimeNanoseconds + UInt64(milliseconds) * 1_000_000
+    }
+
+    private func readCompletions() {
         var remaining: Int32 = 0
         while let message = curl_multi_info_read(self.multi, &remaining) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle else { continue }
@@ -149,7 +243,8 @@ public final class CurlWorker: @unchecked Sendable {
     }
 
     private func begin(_ transfer: Transfer) {
-        guard let easy = self.curlPool.popLast() ?? EasyHandle() else {
+        guard let easy = self.curlPool.popLast() ?? EasyHandle(worker: Unmanaged.passUnretained(self).toOpaque())
+        else {
             self.fail(transfer, code: CURLE_OUT_OF_MEMORY)
             return
         }
@@ -159,51 +254,8 @@ public final class CurlWorker: @unchecked Sendable {
         transfer.curlHead.allocator = self.allocator
         let opaque = Unmanaged.passRetained(transfer).toOpaque()
         transfer.curlRetained = true
-        let request = transfer.curlRequest
+        easy.prepare(transfer.curlRequest, transfer: opaque)
         let handle = easy.handle
-        _ = ccurl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, opaque)
-        _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, easy.errorBuffer)
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-        // One receive buffer of 64 KiB (curl's default is 16 KiB): a 16 KiB body plus its head in one read.
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_BUFFERSIZE, 64 * 1024)
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
-        _ = ccurl_easy_setopt_string(handle, CURLOPT_URL, request.baseURL)
-        _ = ccurl_easy_setopt_string(handle, CURLOPT_REQUEST_TARGET, request.target)
-        _ = ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
-        _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, request.headers)
-        // Never decode content-encoding, never follow redirects (SPEC §4).
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_CONTENT_DECODING, 0)
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
-        if request.framing.isHead { _ = ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, 1) }
-        switch request.body {
-        case .none:
-            break
-        case .length(let length):
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
-            _ = ccurl_easy_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length))
-        case .chunked:
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD, 1)
-        }
-        if request.body != .none {
-            _ = ccurl_easy_setopt_callback(handle, CURLOPT_READFUNCTION, transferReadCallback)
-            _ = ccurl_easy_setopt_pointer(handle, CURLOPT_READDATA, opaque)
-        }
-        _ = ccurl_easy_setopt_callback(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback)
-        _ = ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, opaque)
-        _ = ccurl_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION, transferWriteCallback)
-        _ = ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
-        _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(request.connectTimeoutMs))
-        if request.requestTimeoutMs > 0 {
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(request.requestTimeoutMs))
-        }
-        if let path = request.unixSocketPath {
-            _ = ccurl_easy_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, path)
-        }
-        if !request.tlsVerify {
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
-        }
-        if let ca = request.tlsCAFile { _ = ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, ca) }
         let code = curl_multi_add_handle(self.multi, handle)
         if code != CURLM_OK {
             self.complete(transfer, result: CURLE_FAILED_INIT)
@@ -270,7 +322,7 @@ public final class CurlWorker: @unchecked Sendable {
             curl_slist_free_all(headers)
             transfer.curlRequest.headers = nil
         }
-        easy.reset()
+        easy.finish()
         if self.curlPool.count < 256 { self.curlPool.append(easy) }
         Unmanaged.passUnretained(transfer).release()
     }
