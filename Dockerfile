@@ -8,7 +8,7 @@
 # The toolchain Outrigger is developed and tested with (Swift 6.3).
 FROM swift:6.3-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4-openssl-dev libssl-dev \
+    && apt-get install -y --no-install-recommends libcurl4-openssl-dev libssl-dev libyaml-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies first so that source edits reuse this layer.
@@ -16,13 +16,13 @@ COPY Package.swift ./
 RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
-# The Swift runtime and Foundation are linked in statically: the final image needs only libcurl.
+# The Swift runtime is linked in statically: the final image needs only libcurl and libyaml.
 RUN swift build -c release --product outrigger --static-swift-stdlib \
     && install -D "$(swift build -c release --show-bin-path)/outrigger" /out/outrigger
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libcurl4 libstdc++6 ca-certificates curl \
+    && apt-get install -y --no-install-recommends libcurl4 libyaml-0-2 libstdc++6 ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin outrigger
 COPY --from=build /out/outrigger /usr/local/bin/outrigger

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Logging
 import OutriggerCore
 import ServiceLifecycle
@@ -39,7 +38,7 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         // libcurl's global init is not thread-safe: do it before any thread of ours exists.
         guard Curl.initialized else {
-            FileHandle.standardError.write(Data("outrigger: curl_global_init failed\n".utf8))
+            Posix.writeStandardError("outrigger: curl_global_init failed\n")
             throw ExitCode(70)
         }
         LogSetup.bootstrap(format: self.logFormat, level: self.logLevel)
@@ -48,7 +47,7 @@ struct Run: AsyncParsableCommand {
         do {
             loaded = try ConfigLoader.load(configPath: self.options.path)
         } catch {
-            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            Posix.writeStandardError(error.description + "\n")
             throw ExitCode(64)  // EX_USAGE, as linkerd2-proxy: a bad config is the operator's to fix.
         }
         let service = OutriggerDaemon(loaded: loaded, configPath: self.options.path, logger: logger)

@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 // The JSON documents of the admin API (SPEC §7). Field names are snake_case, as users `curl | jq` them.
 
@@ -263,17 +263,11 @@ struct ServicesView: Encodable {
 /// Shared JSON helpers for the admin API.
 enum AdminJSON {
     static func encode<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "{}" }
-        return String(decoding: data, as: UTF8.self) + "\n"
+        guard let text = try? JSONWriter.encode(value) else { return "{}\n" }
+        return text + "\n"
     }
 
-    static func time(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
+    static func time(_ time: timespec) -> String { AccessRecord.iso8601(time) }
 
     static func error(_ code: String, _ message: String) -> String {
         "{\"error\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}\n"

@@ -1,4 +1,3 @@
-import Yams
 
 /// The keys of one section of a config file, each with what it sets: one table both says which keys are allowed
 /// (anything else is an `unknown key` error with its position) and reads each value into the target, so a key can
@@ -7,7 +6,7 @@ struct ConfigKeyTable<Target>: Sendable {
     /// Reads `value` (found at `keyPath`, such as `limits.max_connections`) into `target`, reporting problems to
     /// `reader`.
     typealias Setter =
-        @Sendable (_ value: Node, _ keyPath: String, _ target: inout Target, _ reader: inout YAMLReader) -> Void
+        @Sendable (_ value: YAMLNode, _ keyPath: String, _ target: inout Target, _ reader: inout YAMLReader) -> Void
 
     /// The keys in documentation order, with their setters.
     let entries: [(key: String, set: Setter)]
@@ -24,8 +23,8 @@ struct ConfigKeyTable<Target>: Sendable {
     /// not a mapping.
     @discardableResult
     func read(
-        _ node: Node, at path: String, prefix: String, into target: inout Target, reader: inout YAMLReader
-    ) -> [(key: String, keyNode: Node, value: Node)]? {
+        _ node: YAMLNode, at path: String, prefix: String, into target: inout Target, reader: inout YAMLReader
+    ) -> [(key: String, keyNode: YAMLNode, value: YAMLNode)]? {
         guard let pairs = reader.mapping(node, at: path, allowed: self.keys) else { return nil }
         for (key, _, value) in pairs {
             // `mapping` let only the table's keys through.

@@ -1,14 +1,12 @@
-import Foundation
-import Yams
 
 // `outrigger.yaml`: one key table per section (SPEC §2, §16).
 extension ConfigLoader {
     /// The daemon's settings plus the nodes later checks point at.
     struct ParsedConfig {
         var config = OutriggerConfig()
-        var registryNode: Node?
-        var adminListenNode: Node?
-        var routeServiceNodes: [(node: Node?, index: Int)] = []
+        var registryNode: YAMLNode?
+        var adminListenNode: YAMLNode?
+        var routeServiceNodes: [(node: YAMLNode?, index: Int)] = []
     }
 
     static func parseConfig(
@@ -25,7 +23,7 @@ extension ConfigLoader {
                 != nil
         else { return result }
         if result.config.admin.token == nil,
-            let token = environmentToken?.trimmingCharacters(in: .whitespacesAndNewlines),
+            let token = environmentToken?.trimmingWhitespace,
             !token.isEmpty
         {
             result.config.admin.token = token
@@ -131,7 +129,7 @@ extension ConfigLoader {
         ])
     }
 
-    static func listenAddress(_ node: Node, at path: String, reader: inout YAMLReader) -> ListenAddress? {
+    static func listenAddress(_ node: YAMLNode, at path: String, reader: inout YAMLReader) -> ListenAddress? {
         guard let text = reader.string(node, at: path) else { return nil }
         switch ListenAddress.parse(text) {
         case .success(let address): return address
@@ -169,12 +167,12 @@ extension ConfigLoader {
                     let resolved = Self.resolve(file, folder: folder)
                     let text: String
                     do {
-                        text = try String(contentsOfFile: resolved, encoding: .utf8)
+                        text = try Posix.readText(resolved)
                     } catch {
                         reader.error(value, "cannot read \(path) '\(resolved)': \(Self.reason(error))")
                         return
                     }
-                    let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                    let token = text.trimmingWhitespace
                     if token.isEmpty {
                         reader.error(value, "\(path) '\(resolved)' is empty")
                         return
@@ -249,7 +247,7 @@ extension ConfigLoader {
         var prefix: String?
         var host: String?
         var service: String?
-        var serviceNode: Node?
+        var serviceNode: YAMLNode?
         var strip = false
     }
 
@@ -276,11 +274,11 @@ extension ConfigLoader {
     ])
 
     static func parseRoutes(
-        _ node: Node, reader: inout YAMLReader
-    ) -> (routes: [OutriggerConfig.Route], serviceNodes: [(node: Node?, index: Int)]) {
+        _ node: YAMLNode, reader: inout YAMLReader
+    ) -> (routes: [OutriggerConfig.Route], serviceNodes: [(node: YAMLNode?, index: Int)]) {
         guard let items = reader.sequence(node, at: "routes") else { return ([], []) }
         var routes: [OutriggerConfig.Route] = []
-        var serviceNodes: [(node: Node?, index: Int)] = []
+        var serviceNodes: [(node: YAMLNode?, index: Int)] = []
         for (index, item) in items.enumerated() {
             let path = "routes[\(index)]"
             var draft = RouteDraft()

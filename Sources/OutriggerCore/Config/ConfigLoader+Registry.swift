@@ -1,4 +1,3 @@
-import Yams
 
 // `registry.yaml` and the service policy shared with `defaults`: one key table per section (SPEC §2).
 extension ConfigLoader {
@@ -153,7 +152,7 @@ extension ConfigLoader {
     ])
 
     static func parsePolicy(
-        _ node: Node, base: ServicePolicy, at path: String, folder: String, reader: inout YAMLReader
+        _ node: YAMLNode, base: ServicePolicy, at path: String, folder: String, reader: inout YAMLReader
     ) -> ServicePolicy {
         var policy = base
         Self.policyTable(folder: folder).read(node, at: path, prefix: path, into: &policy, reader: &reader)
@@ -240,7 +239,7 @@ extension ConfigLoader {
     }
 
     static func parseService(
-        name: String, _ node: Node, defaults: ServicePolicy, folder: String, reader: inout YAMLReader
+        name: String, _ node: YAMLNode, defaults: ServicePolicy, folder: String, reader: inout YAMLReader
     ) -> ServiceConfig? {
         let path = "services.\(name)"
         var draft = ServiceDraft(policy: defaults)

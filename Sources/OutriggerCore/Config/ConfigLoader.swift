@@ -1,5 +1,4 @@
-import Foundation
-import Yams
+import Glibc
 
 /// Loads and validates `outrigger.yaml` and the registry it names, reporting every problem with its position.
 ///
@@ -7,7 +6,7 @@ import Yams
 /// durations and addresses, duplicate service names and references to unknown services are all errors (SPEC §2).
 public enum ConfigLoader {
     /// Where the config is read from when `--config` is not given: `$OUTRIGGER_CONFIG`, else the system path.
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultPath(environment: [String: String] = Posix.environment()) -> String {
         environment["OUTRIGGER_CONFIG"] ?? "/etc/outrigger/outrigger.yaml"
     }
 
@@ -17,11 +16,11 @@ public enum ConfigLoader {
     /// Reads both files; throws `ConfigErrors` listing every problem found in either. `environment` supplies
     /// `OUTRIGGER_ADMIN_TOKEN` when the config names no token.
     public static func load(
-        configPath: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        configPath: String, environment: [String: String] = Posix.environment()
     ) throws(ConfigErrors) -> LoadedConfig {
         let configText: String
         do {
-            configText = try String(contentsOfFile: configPath, encoding: .utf8)
+            configText = try Posix.readText(configPath)
         } catch {
             throw ConfigErrors([
                 ConfigError(
@@ -38,7 +37,7 @@ public enum ConfigLoader {
 
         let registryText: String?
         do {
-            registryText = try String(contentsOfFile: config.registryPath, encoding: .utf8)
+            registryText = try Posix.readText(config.registryPath)
         } catch {
             var registryReader = YAMLReader(file: configPath)
             registryReader.error(
@@ -76,15 +75,7 @@ public enum ConfigLoader {
     }
 
     static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        if nsError.domain == NSCocoaErrorDomain && nsError.code == NSFileReadNoSuchFileError {
-            return "No such file or directory"
-        }
-        return nsError.localizedDescription
+        (error as? FileReadError)?.reason ?? "\(error)"
     }
 
     static func folder(of path: String) -> String {
@@ -94,7 +85,7 @@ public enum ConfigLoader {
 
     static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
-        return FileManager.default.currentDirectoryPath + "/" + path
+        return Posix.currentDirectory() + "/" + path
     }
 
     /// Resolves a path written in a config file against that file's folder (SPEC §2).

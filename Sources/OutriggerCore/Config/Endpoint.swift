@@ -47,7 +47,7 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         }
         var scheme = Scheme.http
         var rest = Substring(text)
-        if let range = text.range(of: "://") {
+        if let range = text.firstRange(of: "://") {
             let name = text[..<range.lowerBound]
             guard let parsed = Scheme(rawValue: String(name)), parsed != .unix else {
                 return .failure(AddressError("unsupported scheme '\(name)' in '\(text)' (use http, https or unix)"))

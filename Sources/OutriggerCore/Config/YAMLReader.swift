@@ -1,5 +1,3 @@
-import Yams
-
 /// Reads typed values out of a composed YAML tree, collecting every problem with its file, line and column.
 ///
 /// The loader never stops at the first problem: each accessor records an error and returns nil, so that
@@ -13,38 +11,20 @@ struct YAMLReader {
     init(file: String) { self.file = file }
 
     /// Parses the text into a node tree; a syntax error is recorded and nil returned.
-    mutating func compose(_ text: String) -> Node? {
+    mutating func compose(_ text: String) -> YAMLNode? {
         do {
-            return try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            self.record(yamlError: error)
-            return nil
+            return try YAMLComposer.compose(text)
         } catch {
-            self.errors.append(ConfigError(file: self.file, line: 0, column: 0, message: "\(error)"))
-            return nil
-        }
-    }
-
-    private mutating func record(yamlError: YamlError) {
-        switch yamlError {
-        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
-            .composer(let context, let problem, let mark, _):
-            let prefix = context.map { "\($0.text) " } ?? ""
-            self.errors.append(
-                ConfigError(file: self.file, line: mark.line, column: mark.column, message: "\(prefix)\(problem)"))
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            let names = duplicates.map { "'\($0)'" }.joined(separator: ", ")
             self.errors.append(
                 ConfigError(
-                    file: self.file, line: context.mark.line, column: context.mark.column,
-                    message: "duplicate key \(names): each key (and each service name) may appear only once"))
-        default:
-            self.errors.append(ConfigError(file: self.file, line: 0, column: 0, message: "\(yamlError)"))
+                    file: self.file, line: error.mark?.line ?? 0, column: error.mark?.column ?? 0,
+                    message: error.message))
+            return nil
         }
     }
 
     /// Records a problem at a node's position.
-    mutating func error(_ node: Node?, _ message: String) {
+    mutating func error(_ node: YAMLNode?, _ message: String) {
         let mark = node?.mark
         self.errors.append(
             ConfigError(file: self.file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message))
@@ -56,15 +36,15 @@ struct YAMLReader {
     }
 
     /// The key/value pairs of a mapping, after checking every key is known. A null node reads as empty.
-    mutating func mapping(_ node: Node, at path: String, allowed: [String]) -> [(
-        key: String, keyNode: Node, value: Node
+    mutating func mapping(_ node: YAMLNode, at path: String, allowed: [String]) -> [(
+        key: String, keyNode: YAMLNode, value: YAMLNode
     )]? {
         if Self.isNull(node) { return [] }
         guard let mapping = node.mapping else {
             self.error(node, "\(path) must be a mapping of keys to values")
             return nil
         }
-        var result: [(key: String, keyNode: Node, value: Node)] = []
+        var result: [(key: String, keyNode: YAMLNode, value: YAMLNode)] = []
         for (keyNode, value) in mapping {
             guard let key = keyNode.scalar?.string else {
                 self.error(keyNode, "\(path) has a key that is not a plain string")
@@ -80,12 +60,12 @@ struct YAMLReader {
         return result
     }
 
-    static func isNull(_ node: Node) -> Bool {
+    static func isNull(_ node: YAMLNode) -> Bool {
         guard let scalar = node.scalar else { return false }
         return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
-    mutating func string(_ node: Node, at path: String) -> String? {
+    mutating func string(_ node: YAMLNode, at path: String) -> String? {
         guard let scalar = node.scalar, !Self.isNull(node) else {
             self.error(node, "\(path) must be a string")
             return nil
@@ -93,7 +73,7 @@ struct YAMLReader {
         return scalar.string
     }
 
-    mutating func int(_ node: Node, at path: String, range: ClosedRange<Int>) -> Int? {
+    mutating func int(_ node: YAMLNode, at path: String, range: ClosedRange<Int>) -> Int? {
         guard let scalar = node.scalar, let value = Int(scalar.string) else {
             self.error(node, "\(path) must be an integer, not '\(node.scalar?.string ?? "a collection")'")
             return nil
@@ -105,7 +85,7 @@ struct YAMLReader {
         return value
     }
 
-    mutating func double(_ node: Node, at path: String, range: ClosedRange<Double>) -> Double? {
+    mutating func double(_ node: YAMLNode, at path: String, range: ClosedRange<Double>) -> Double? {
         guard let scalar = node.scalar, let value = Double(scalar.string), value.isFinite else {
             self.error(node, "\(path) must be a number, not '\(node.scalar?.string ?? "a collection")'")
             return nil
@@ -117,7 +97,7 @@ struct YAMLReader {
         return value
     }
 
-    mutating func bool(_ node: Node, at path: String) -> Bool? {
+    mutating func bool(_ node: YAMLNode, at path: String) -> Bool? {
         switch node.scalar?.string {
         case "true", "True", "TRUE", "yes": return true
         case "false", "False", "FALSE", "no": return false
@@ -128,7 +108,7 @@ struct YAMLReader {
     }
 
     /// A duration in milliseconds (`250ms`, `2s`, `1m`, `1h`, or `0`).
-    mutating func duration(_ node: Node, at path: String) -> Int64? {
+    mutating func duration(_ node: YAMLNode, at path: String) -> Int64? {
         guard let text = node.scalar?.string else {
             self.error(node, "\(path) must be a duration like 250ms, 2s, 1m or 1h")
             return nil
@@ -140,7 +120,7 @@ struct YAMLReader {
         return ms
     }
 
-    mutating func sequence(_ node: Node, at path: String) -> [Node]? {
+    mutating func sequence(_ node: YAMLNode, at path: String) -> [YAMLNode]? {
         if Self.isNull(node) { return [] }
         guard let sequence = node.sequence else {
             self.error(node, "\(path) must be a list")

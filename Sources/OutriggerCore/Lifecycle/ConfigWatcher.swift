@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 
 /// Notices when a configuration file is replaced, as consul-template, Kubernetes ConfigMaps and Ansible do it:
 /// by an atomic rename (a new inode) or an in-place write (a new modification time or size) (SPEC §9).

@@ -1,5 +1,5 @@
 import Atomics
-import Foundation
+import Glibc
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -28,7 +28,6 @@ public final class DaemonRuntime: Sendable {
     public let failedReloads = ManagedAtomic<Int>(0)
     let logger: Logger
     private let startedAt = NIODeadline.now()
-    private let startedWall = Date()
     private let reloadLock = NIOLock()
 
     /// Wraps a started proxy.
@@ -43,8 +42,10 @@ public final class DaemonRuntime: Sendable {
     public var uptimeSeconds: Double { Double((NIODeadline.now() - self.startedAt).nanoseconds) / 1e9 }
 
     /// The wall-clock time of a point on the services' monotonic millisecond clock.
-    public func wallTime(monotonicMs: Int64, clock: any MillisecondClock) -> Date {
-        Date(timeIntervalSinceNow: Double(monotonicMs - clock.nowMs()) / 1000)
+    public func wallTime(monotonicMs: Int64, clock: any MillisecondClock) -> timespec {
+        let now = Posix.wallClock()
+        let ns = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + (monotonicMs - clock.nowMs()) * 1_000_000
+        return timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
     }
 
     /// Re-reads both files; applies them if valid, else keeps the running config and reports why (SPEC §9).

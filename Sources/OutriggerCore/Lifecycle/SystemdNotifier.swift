@@ -1,11 +1,11 @@
-import Foundation
+import Glibc
 
 /// sd_notify(3) without libsystemd: one datagram to `$NOTIFY_SOCKET` per state change (SPEC §9, Type=notify).
 public struct SystemdNotifier: Sendable {
     private let path: String?
 
     /// Reads `NOTIFY_SOCKET` from the environment; without it every call is a no-op.
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = Posix.environment()) {
         self.path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }
     }
 

@@ -1,5 +1,6 @@
 import Atomics
-import Foundation
+import Dispatch
+import Glibc
 import NIOConcurrencyHelpers
 
 /// The access log of SPEC §6: one JSON line per request, written by a thread of its own.
@@ -39,9 +40,8 @@ public final class AccessLog: Sendable {
     public init(destination: Destination) throws {
         self.destination = destination
         let descriptor = try Self.open(destination)
-        let thread = Thread { [self] in self.run(descriptor: descriptor) }
-        thread.name = "outrigger-access-log"
-        thread.start()
+        // `shutdown` waits on `finished`, not on the thread: nobody joins it.
+        NativeThread(name: "outrigger-access-log") { [self] in self.run(descriptor: descriptor) }.detach()
     }
 
     static func open(_ destination: Destination) throws -> Int32 {
@@ -49,7 +49,7 @@ public final class AccessLog: Sendable {
         case .stdout:
             return STDOUT_FILENO
         case .file(let path):
-            let descriptor = Foundation.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
             guard descriptor >= 0 else {
                 throw AccessLogError(path: path, reason: String(cString: strerror(errno)))
             }

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 
 /// How log lines are written to standard error (SPEC §1).
@@ -31,13 +30,11 @@ public struct JSONLogHandler: LogHandler {
             line += ",\(JSON.quote(key)):\(JSON.quote(merged[key]!.description))"
         }
         line += "}\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        Posix.writeStandardError(line)
     }
 
     static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        AccessRecord.iso8601(Posix.wallClock())
     }
 }
 

@@ -36,6 +36,11 @@ struct NativeThread: Sendable {
         self.handle = handle
     }
 
+    /// Lets the thread's resources go when it returns, for a thread nobody joins.
+    func detach() {
+        _ = pthread_detach(self.handle)
+    }
+
     /// Waits for the thread to return; call once, from another thread.
     func join() {
         _ = pthread_join(self.handle, nil)
