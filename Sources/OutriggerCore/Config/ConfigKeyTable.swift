@@ -1,4 +1,3 @@
-
 /// The keys of one section of a config file, each with what it sets: one table both says which keys are allowed
 /// (anything else is an `unknown key` error with its position) and reads each value into the target, so a key can
 /// never be accepted without being applied, or applied without being documented here.

@@ -1,4 +1,3 @@
-
 // `outrigger.yaml`: one key table per section (SPEC §2, §16).
 extension ConfigLoader {
     /// The daemon's settings plus the nodes later checks point at.

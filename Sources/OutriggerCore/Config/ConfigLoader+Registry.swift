@@ -1,4 +1,3 @@
-
 // `registry.yaml` and the service policy shared with `defaults`: one key table per section (SPEC §2).
 extension ConfigLoader {
     /// The keys of a service policy, in `defaults` and per service.
