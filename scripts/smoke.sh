@@ -16,6 +16,10 @@ trap cleanup EXIT
 
 "$BIN" version | grep -q "libcurl 7\|libcurl 8"
 "$BIN" check --config config/outrigger.yaml | grep -q '^ok'
+"$BIN" --help | grep -q '^usage: outrigger'
+# A wrong argument is named, with exit 64 (EX_USAGE).
+rc=0; "$BIN" run --confg x 2>"$WORK/args.err" || rc=$?
+[ "$rc" = 64 ] && grep -q "unknown option '--confg' for 'run'" "$WORK/args.err" || { echo "bad argument: exit $rc"; exit 1; }
 
 # A bad config: every error printed, exit 1 for check, 64 for run.
 printf 'listen: nowhere\nbogus: 1\n' >"$WORK/bad.yaml"

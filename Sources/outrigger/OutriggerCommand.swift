@@ -1,56 +1,56 @@
-import ArgumentParser
+import Glibc
 import Logging
 import OutriggerCore
 import ServiceLifecycle
 
 /// The `outrigger` command (SPEC §1): `run` (default), `check`, `version`.
 @main
-struct Outrigger: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "outrigger",
-        abstract: "A sidecar reverse proxy: routes HTTP/1.1 to the services of a static registry through libcurl.",
-        subcommands: [Run.self, Check.self, Version.self],
-        defaultSubcommand: Run.self
-    )
-}
+enum Outrigger {
+    static func main() async {
+        let request: CommandLineRequest
+        do {
+            request = try CommandLineRequest.parse(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            Posix.writeStandardError("outrigger: \(error)\n\nrun 'outrigger --help' for usage\n")
+            exit(64)  // EX_USAGE
+        }
+        switch request {
+        case .help(let text):
+            print(text)
+        case .version:
+            let tls = Curl.tlsVersion.isEmpty ? "" : " (\(Curl.tlsVersion))"
+            print("outrigger \(OutriggerVersion.current), libcurl \(Curl.version)\(tls)")
+        case .check(let config):
+            let path = config ?? ConfigLoader.defaultPath()
+            do {
+                let loaded = try ConfigLoader.load(configPath: path)
+                print("ok: \(loaded.summary)")
+            } catch {
+                print(error.description)
+                exit(1)
+            }
+        case .run(let config, let format, let level):
+            exit(await Self.run(configPath: config ?? ConfigLoader.defaultPath(), format: format, level: level))
+        }
+    }
 
-struct ConfigOption: ParsableArguments {
-    @Option(name: .long, help: "Config file (default: $OUTRIGGER_CONFIG, else /etc/outrigger/outrigger.yaml).")
-    var config: String?
-
-    var path: String { self.config ?? ConfigLoader.defaultPath() }
-}
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}
-extension LogFormat: ExpressibleByArgument {}
-
-struct Run: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
-
-    @OptionGroup var options: ConfigOption
-
-    @Option(name: .long, help: "Log format on standard error: text or json.")
-    var logFormat: LogFormat = .text
-
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
-
-    func run() async throws {
+    /// Runs the daemon until SIGTERM or SIGINT; returns the exit status.
+    static func run(configPath: String, format: LogFormat, level: Logger.Level) async -> Int32 {
         // libcurl's global init is not thread-safe: do it before any thread of ours exists.
         guard Curl.initialized else {
             Posix.writeStandardError("outrigger: curl_global_init failed\n")
-            throw ExitCode(70)
+            return 70
         }
-        LogSetup.bootstrap(format: self.logFormat, level: self.logLevel)
+        LogSetup.bootstrap(format: format, level: level)
         let logger = Logger(label: "outrigger")
         let loaded: LoadedConfig
         do {
-            loaded = try ConfigLoader.load(configPath: self.options.path)
+            loaded = try ConfigLoader.load(configPath: configPath)
         } catch {
             Posix.writeStandardError(error.description + "\n")
-            throw ExitCode(64)  // EX_USAGE, as linkerd2-proxy: a bad config is the operator's to fix.
+            return 64  // EX_USAGE, as linkerd2-proxy: a bad config is the operator's to fix.
         }
-        let service = OutriggerDaemon(loaded: loaded, configPath: self.options.path, logger: logger)
+        let service = OutriggerDaemon(loaded: loaded, configPath: configPath, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
@@ -58,34 +58,10 @@ struct Run: AsyncParsableCommand {
                 logger: logger))
         do {
             try await group.run()
+            return 0
         } catch {
             logger.error("outrigger stopped on an error", metadata: ["error": "\(error)"])
-            throw ExitCode(1)
+            return 1
         }
-    }
-}
-
-struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate the config and its registry.")
-
-    @OptionGroup var options: ConfigOption
-
-    func run() throws {
-        do {
-            let loaded = try ConfigLoader.load(configPath: self.options.path)
-            print("ok: \(loaded.summary)")
-        } catch {
-            print(error.description)
-            throw ExitCode(1)
-        }
-    }
-}
-
-struct Version: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the version and the libcurl it runs on.")
-
-    func run() {
-        let tls = Curl.tlsVersion.isEmpty ? "" : " (\(Curl.tlsVersion))"
-        print("outrigger \(OutriggerVersion.current), libcurl \(Curl.version)\(tls)")
     }
 }
