@@ -8,7 +8,7 @@
 # - Mallocs: a perf uprobe on libc's malloc (skipped when perf cannot place it).
 # - CPU: utime + stime of the daemon (/proc/PID/stat) over the run.
 #
-# Usage: bench/counts.sh [BIN]   (default .build/release/outrigger; env DURATION=10 CONNS=64 PROXY_CPU=0 LOAD_CPU=1)
+# Usage: bench/counts.sh [BIN]   (default .build/release/outrigger; env DURATION=10 CONNS=64 SIZE=64 PROXY_CPU=0 LOAD_CPU=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/release/outrigger}
@@ -27,7 +27,7 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 UP=18580 P=18581 A=18582
 mkdir -p "$WORK/www" "$WORK/ngx"
-head -c 64 /dev/zero | tr '\0' x >"$WORK/www/small"
+head -c "${SIZE:-64}" /dev/zero | tr '\0' x >"$WORK/www/small"
 cat >"$WORK/ngx/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $WORK/ngx/pid; error_log $WORK/ngx/error.log;
 events { worker_connections 4096; }
@@ -60,9 +60,9 @@ PERF=$!
 taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"${DURATION}s" -H 'Host: bench' "http://127.0.0.1:$P/small" >"$WORK/wrk.txt"
 wait $PERF || true
 python3 - "$WORK/wrk1.txt" "$WORK/wrk.txt" "$WORK/perf.txt" "$((sw1 - sw0))" "$((t1 - t0))" "$(getconf CLK_TCK)" \
-    "$(git rev-parse --short HEAD)" "$CONNS" <<'PY'
+    "$(git rev-parse --short HEAD)" "$CONNS" "${SIZE:-64}" <<'PY'
 import re, sys
-wrk1, wrk, perf, switches, ticks, hz, rev, conns = sys.argv[1:9]
+wrk1, wrk, perf, switches, ticks, hz, rev, conns, size = sys.argv[1:10]
 switches, ticks, hz = int(switches), int(ticks), int(hz)
 requests = lambda path: int(re.search(r"(\d+) requests in", open(path).read()).group(1))
 total1, total = requests(wrk1), requests(wrk)
@@ -76,7 +76,7 @@ for line in open(perf):
         calls[event[len("syscalls:sys_enter_"):]] = count
     elif "malloc" in event:
         mallocs = count
-print(f"counts at {rev}: 64 B GETs, wrk -c{conns}; {total1} requests unprobed, {total} probed")
+print(f"counts at {rev}: {size} B GETs, wrk -c{conns}; {total1} requests unprobed, {total} probed")
 print(f"  CPU            {ticks / hz * 1e6 / total1:8.2f} us/request")
 print(f"  syscalls       {sum(calls.values()) / total:8.2f} /request")
 for name, count in sorted(calls.items(), key=lambda kv: -kv[1])[:10]:

@@ -147,7 +147,9 @@ sleep 1.2
     || fail "/breakers does not follow the clock"
 admin /stats | python3 -c 'import json,sys; assert json.load(sys.stdin)["services"]["flaky"]["breaker_state"] == "half_open"' \
     || fail "/stats does not follow the clock"
-admin /metrics | grep -q 'outrigger_breaker_state{service="flaky",state="half_open"} 1' || fail "/metrics does not follow the clock"
+# Read whole before grep: `grep -q` stops at the first match, and curl writing into the closed pipe would fail it.
+metrics=$(admin /metrics)
+grep -q 'outrigger_breaker_state{service="flaky",state="half_open"} 1' <<<"$metrics" || fail "/metrics does not follow the clock"
 # A 100-request outage writes a handful of warning lines, and /stats counts all 100.
 before=$(wc -l <"$WORK/daemon.log")
 for _ in $(seq 1 100); do call down / >/dev/null; done

@@ -77,7 +77,7 @@ final class ConnectionGuard: ChannelInboundHandler {
             self.deadline = nil
             return
         }
-        let deadline = NIODeadline.now() + amount
+        let deadline = context.eventLoop.now + amount
         self.deadline = deadline
         if let scheduled = self.timerDeadline, scheduled <= deadline { return }
         self.schedule(at: deadline, context: context)
@@ -96,7 +96,7 @@ final class ConnectionGuard: ChannelInboundHandler {
         self.timer = nil
         self.timerDeadline = nil
         guard let context = self.context, let deadline = self.deadline else { return }
-        if NIODeadline.now() < deadline {
+        if context.eventLoop.now < deadline {
             self.schedule(at: deadline, context: context)
             return
         }

@@ -19,6 +19,7 @@ extension ProxyHandler {
             let response = ErrorResponder.response(
                 for: error, requestID: requestID, close: true, allocator: context.channel.allocator)
             self.logAccess(nil, status: error.code.status, error: error.code.rawValue, requestID: requestID)
+            _ = self.machine.answerLocally(close: true)
             self.closeAfter(response, context: context)
             return
         }
@@ -32,49 +33,39 @@ extension ProxyHandler {
                 ])
         }
         exchange.service?.counters.countError(error.code)
-        if exchange.responseStarted {
+        let answer = self.machine.answerLocally(close: close)
+        if answer == .truncate {
             // SPEC §8: truncated, not completed; the client sees the connection end.
             self.abandon(exchange)
             self.logAccess(exchange, status: exchange.status, error: error.code.rawValue)
             self.exchange = nil
-            self.closing = true
-            self.queue.removeAll()
             context.close(promise: nil)
             return
         }
         exchange.service?.counters.countResponse(status: error.code.status)
         self.abandon(exchange)
-        exchange.discardBody = true
-        exchange.responseComplete = true
-        if close || (!exchange.requestEnded && exchange.expectsBody) {
-            // Unread body bytes follow; rather than read a possibly huge body to find the next request, close.
-            exchange.keepAlive = false
-        }
+        let keepAlive = answer != .writeThenClose && self.machine.exchange?.keepAlive == true
         let response = ErrorResponder.response(
-            for: error, requestID: exchange.requestID, close: !exchange.keepAlive, isHead: exchange.isHead,
+            for: error, requestID: exchange.requestID, close: !keepAlive, isHead: exchange.isHead,
             extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
             allocator: context.channel.allocator)
-        exchange.responseStarted = true
         exchange.status = error.code.status
         exchange.bytesOut += Int64(response.readableBytes)
-        if close {
+        switch answer {
+        case .writeThenClose:
             self.logAccess(exchange, status: exchange.status, error: error.code.rawValue)
             self.exchange = nil
             self.closeAfter(response, context: context)
-            return
-        }
-        context.write(self.wrapOutboundOut(response), promise: nil)
-        if exchange.requestEnded || !exchange.keepAlive {
+        case .writeThenFinish:
+            context.write(self.wrapOutboundOut(response), promise: nil)
             self.finishExchange(exchange, context: context)
-        } else {
-            context.flush()
+        case .writeThenDrainBody, .truncate:
+            context.writeAndFlush(self.wrapOutboundOut(response), promise: nil)
         }
     }
 
     /// Writes `response`, then closes the connection; nothing queued behind it is served.
     private func closeAfter(_ response: ByteBuffer, context: ChannelHandlerContext) {
-        self.closing = true
-        self.queue.removeAll()
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(response)).whenComplete { _ in
             channel.close(promise: nil)

@@ -27,9 +27,7 @@ extension ProxyHandler {
         self.releaseSlot(exchange)
         self.logAccess(exchange, status: exchange.status, error: exchange.errorCode?.rawValue)
         self.exchange = nil
-        if !exchange.keepAlive || self.context.draining.load(ordering: .relaxed) {
-            self.closing = true
-            self.queue.removeAll()
+        guard self.machine.exchangeFinished(draining: self.context.draining.load(ordering: .relaxed)) else {
             let channel = context.channel
             context.writeAndFlush(self.wrapOutboundOut(channel.allocator.buffer(capacity: 0))).whenComplete { _ in
                 channel.close(promise: nil)
@@ -39,12 +37,8 @@ extension ProxyHandler {
         context.flush()
         self.connectionGuard.exchangeFinished()
         // Serve pipelined requests that arrived meanwhile, in order.
-        while let next = self.queue.first, !self.isWaitingForResponse, self.handlerContext != nil, !self.closing {
-            self.queue.removeFirst()
-            switch next {
-            case .part(let part): self.handle(part, context: context)
-            case .error(let error): self.handleError(error, context: context)
-            }
+        while self.handlerContext != nil, let next = self.machine.nextQueued() {
+            self.handle(next, context: context)
         }
         self.resumeReadingIfPossible(context: context)
     }
@@ -52,7 +46,7 @@ extension ProxyHandler {
     /// Writes the access log line of an exchange (SPEC §6), or of a request that never got a parsed head.
     func logAccess(_ exchange: Exchange?, status: Int, error: String?, requestID: String? = nil) {
         self.context.requests.wrappingIncrement(ordering: .relaxed)
-        let now = NIODeadline.now()
+        let now = self.handlerContext?.eventLoop.now ?? .now()
         if let exchange, let service = exchange.service {
             service.counters.latency.record(milliseconds: Double((now - exchange.startedAt).nanoseconds) / 1e6)
         }

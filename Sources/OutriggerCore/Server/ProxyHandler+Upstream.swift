@@ -50,7 +50,7 @@ extension ProxyHandler {
         exchange.retry = plan
         exchange.endpointIndex = index
         exchange.endpointName = endpoint.original
-        if exchange.firstTryAt == nil { exchange.firstTryAt = .now() }
+        if exchange.firstTryAt == nil { exchange.firstTryAt = context.eventLoop.now }
         // per_try_timeout bounds the wait for a response to start: once bytes flow to the client, no retry is
         // possible and only the overall request_timeout applies (a long download is not cut at per_try_timeout).
         let perTryMs = policy.retries.perTryTimeoutMs
@@ -74,92 +74,66 @@ extension ProxyHandler {
             tlsCAFile: policy.tlsCAFile,
             framing: .init(
                 isHead: exchange.isHead, clientIsHTTP11: head.version.major == 1 && head.version.minor >= 1,
-                keepAlive: exchange.keepAlive, requestID: exchange.requestID),
+                keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID),
             holdStatuses: plan.holdStatuses)
         let worker = self.context.worker(for: context.eventLoop)
+        let idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
         let transfer = Transfer(
             request: request, eventLoop: context.eventLoop, worker: worker, service: service.name,
-            endpoint: endpoint.original, measuresIdle: exchange.idleTimeoutNs > 0)
+            endpoint: endpoint.original, measuresIdle: idleTimeoutNs > 0)
         transfer.sink = self
         if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
         exchange.transfer = transfer
         worker.submit(.start(transfer))
-        exchange.perTryDeadline = nil
-        exchange.perTryMs = perTryApplies ? perTryMs : 0
-        if exchange.requestEnded { self.startPerTryClock(exchange, context: context) }
-        if exchange.idleTimeoutNs > 0 { self.armExchangeTimer(exchange.idleDeadline(of: transfer), context: context) }
+        self.machine.tryStarted(
+            perTryMs: perTryApplies ? perTryMs : 0, idleTimeoutNs: idleTimeoutNs,
+            lastActivityNs: transfer.lastActivityNs, now: context.eventLoop.now)
+        self.syncTimer(context: context)
         if !firstTry, let replay = exchange.replay, replay.readableBytes > 0 {
             _ = transfer.appendBody(replay)
         }
-        if !firstTry && exchange.requestEnded { transfer.endBody() }
-    }
-
-    /// Starts the current try's `per_try_timeout`, once the whole request has arrived (as Envoy's route timeouts
-    /// start at the end of the downstream request): it measures the upstream's time to answer, not the upload.
-    func startPerTryClock(_ exchange: Exchange, context: ChannelHandlerContext) {
-        guard exchange.perTryMs > 0, exchange.perTryDeadline == nil, exchange.transfer != nil,
-            !exchange.responseStarted
-        else { return }
-        let deadline = NIODeadline.now() + .milliseconds(exchange.perTryMs)
-        exchange.perTryDeadline = deadline
-        self.armExchangeTimer(deadline, context: context)
-    }
-
-    /// Makes sure a check runs by `deadline`. One timer per connection, re-armed only when it fires early: a
-    /// scheduled task per request costs more than the rest of the request's bookkeeping (bench/README.md).
-    func armExchangeTimer(_ deadline: NIODeadline, context: ChannelHandlerContext) {
-        if let scheduled = self.exchangeTimerDeadline, scheduled <= deadline { return }
-        self.exchangeTimer?.cancel()
-        self.exchangeTimerDeadline = deadline
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        self.exchangeTimer = context.eventLoop.scheduleTask(deadline: deadline) {
-            loopBound.value.exchangeTimerFired()
-        }
+        if !firstTry && self.machine.exchange?.requestEnded == true { transfer.endBody() }
     }
 
     /// The connection's timer: a try still waiting for its response past `per_try_timeout`, or a transfer with no
-    /// byte either way for `idle_timeout`, fails as `upstream_timeout` (SPEC §17); otherwise the timer is re-armed
-    /// for the next deadline of the current try, if any.
-    func exchangeTimerFired() {
-        self.exchangeTimer = nil
-        self.exchangeTimerDeadline = nil
-        guard let context = self.handlerContext, let exchange = self.exchange, let transfer = exchange.transfer else {
-            return
-        }
-        let now = NIODeadline.now()
+    /// byte either way for `idle_timeout`, fails as `upstream_timeout` (SPEC §17); the state machine re-arms it for
+    /// the current try's next deadline otherwise.
+    func timerFired() {
+        self.timer = nil
+        self.timerScheduledFor = nil
+        guard let context = self.handlerContext else { return }
+        let transfer = self.exchange?.transfer
+        let outcome = self.machine.timerFired(
+            now: context.eventLoop.now, lastActivityNs: transfer?.lastActivityNs ?? 0)
+        self.syncTimer(context: context)
+        guard let exchange = self.exchange, let transfer else { return }
         let service = exchange.service?.name
-        if let deadline = exchange.perTryDeadline, !exchange.responseStarted {
-            if now >= deadline {
-                exchange.perTryDeadline = nil
-                transfer.cancel()
-                let error = OutriggerError(
-                    .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: service,
-                    detail: "per_try_timeout=\(exchange.perTryMs)ms")
-                self.transfer(transfer, didFail: error, responseStarted: false)
-                return
-            }
-            self.armExchangeTimer(deadline, context: context)
+        let error: OutriggerError
+        switch outcome {
+        case .none:
+            return
+        case .perTryTimeout:
+            let perTryMs = self.machine.exchange?.perTryMs ?? 0
+            error = OutriggerError(
+                .upstreamTimeout, "the upstream did not answer within per_try_timeout", service: service,
+                detail: "per_try_timeout=\(perTryMs)ms")
+        case .idleTimeout:
+            let idleMs = (self.machine.exchange?.idleTimeoutNs ?? 0) / 1_000_000
+            error = OutriggerError(
+                .upstreamTimeout, "no byte moved to or from the upstream within idle_timeout", service: service,
+                detail: "idle_timeout=\(idleMs)ms")
         }
-        if exchange.idleTimeoutNs > 0 {
-            let idleDeadline = exchange.idleDeadline(of: transfer)
-            if now >= idleDeadline {
-                transfer.cancel()
-                let idleMs = exchange.idleTimeoutNs / 1_000_000
-                let error = OutriggerError(
-                    .upstreamTimeout, "no byte moved to or from the upstream within idle_timeout", service: service,
-                    detail: "idle_timeout=\(idleMs)ms")
-                self.transfer(transfer, didFail: error, responseStarted: exchange.responseStarted)
-                return
-            }
-            self.armExchangeTimer(idleDeadline, context: context)
-        }
+        transfer.cancel()
+        self.transfer(
+            transfer, didFail: error, responseStarted: self.machine.exchange?.response != .pending)
     }
 
     /// Asks the retry plan whether to try again after `failure`; schedules the retry after its backoff if so.
     func retryIfAllowed(_ exchange: Exchange, after failure: UpstreamFailure, context: ChannelHandlerContext) -> Bool {
         guard let service = exchange.service, let plan = exchange.retry else { return false }
         let decision = service.decideRetry(
-            plan, after: failure, responseStarted: exchange.responseStarted, deadlineMs: exchange.deadlineMs)
+            plan, after: failure, responseStarted: self.machine.exchange?.response != .pending,
+            deadlineMs: exchange.deadlineMs)
         switch decision {
         case .giveUp(let reason):
             if reason == .budgetExhausted {
@@ -197,8 +171,8 @@ extension ProxyHandler {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
         }
-        if !exchange.responseStarted {
-            exchange.responseStarted = true
+        if self.machine.exchange?.response == .pending {
+            self.machine.responseStarted()
             exchange.status = Self.status(of: bytes)
         }
         let count = bytes.readableBytes
@@ -210,7 +184,7 @@ extension ProxyHandler {
 
     func transferWantsMoreBody(_ transfer: Transfer) {
         guard let context = self.handlerContext, self.exchange?.transfer === transfer else { return }
-        self.uploadBlocked = false
+        self.machine.uploadBlocked(false)
         self.resumeReadingIfPossible(context: context)
     }
 
@@ -219,8 +193,8 @@ extension ProxyHandler {
             return
         }
         exchange.transfer = nil
-        exchange.upstreamDoneAt = .now()
-        self.uploadBlocked = false
+        exchange.upstreamDoneAt = context.eventLoop.now
+        self.machine.tryEnded()
         let failure = UpstreamFailure.of(status: status)
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
             service.finish(ticket: ticket, endpoint: index, failure: failure)
@@ -230,18 +204,13 @@ extension ProxyHandler {
             // A retryable status whose bytes were held back: retry it, or pass the upstream's answer on.
             transfer.consumed(held.readableBytes)
             if let failure, self.retryIfAllowed(exchange, after: failure, context: context) { return }
-            exchange.responseStarted = true
+            self.machine.responseStarted()
             exchange.bytesOut += Int64(held.readableBytes)
             context.write(self.wrapOutboundOut(held), promise: nil)
         }
         exchange.status = status
-        exchange.responseComplete = true
         exchange.service?.counters.countResponse(status: status)
-        if closeConnection { exchange.keepAlive = false }
-        if !exchange.requestEnded {
-            // The upstream answered before the request body was complete: the rest cannot be skipped safely.
-            exchange.keepAlive = false
-        }
+        self.machine.responseCompleted(closeConnection: closeConnection)
         self.finishExchange(exchange, context: context)
     }
 
@@ -250,14 +219,14 @@ extension ProxyHandler {
             return
         }
         exchange.transfer = nil
-        exchange.upstreamDoneAt = .now()
-        self.uploadBlocked = false
+        exchange.upstreamDoneAt = context.eventLoop.now
+        self.machine.tryEnded()
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
             service.finish(
                 ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)
             exchange.ticket = nil
         }
-        if responseStarted { exchange.responseStarted = true }
+        if responseStarted { self.machine.responseStarted() }
         exchange.service?.counters.countFailedTry(error.code)
         self.context.failureLog.record(
             error, service: transfer.service, endpoint: transfer.endpoint, requestID: exchange.requestID,

@@ -5,33 +5,23 @@ import NIOHTTP1
 /// The proxy flow of one client connection: route each request, forward it through a curl worker, stream the
 /// response back, and answer Outrigger's own errors (SPEC §3, §4, §5, §8).
 ///
-/// Requests are served one at a time in arrival order (HTTP/1.1 pipelining): parts of a later request wait in a
-/// bounded queue, and reads stop when it is full, so nothing is buffered without bound.
+/// What has been read and sent, the timer and the pipelining queue are the `ExchangeStateMachine`'s; this handler
+/// carries out what its events return. Requests are served one at a time in arrival order (HTTP/1.1 pipelining):
+/// parts of a later request wait in a bounded queue, and reads stop when it is full.
 final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum Queued {
-        case part(HTTPServerRequestPart)
-        case error(any Error)
-    }
-
-    /// Pipelined parts held while a response is pending, before reads stop.
-    static let maxQueuedParts = 64
-
     let context: ProxyContext
     let connectionGuard: ConnectionGuard
     var handlerContext: ChannelHandlerContext?
+    var machine = ExchangeStateMachine()
     var exchange: Exchange?
-    var queue = CircularBuffer<Queued>()
-    var readPending = false
-    var uploadBlocked = false
-    var closing = false
     var random = FastRandom()
     var clientAddress: String?
-    var exchangeTimer: Scheduled<Void>?
-    var exchangeTimerDeadline: NIODeadline?
+    var timer: Scheduled<Void>?
+    var timerScheduledFor: NIODeadline?
 
     init(context: ProxyContext, connectionGuard: ConnectionGuard) {
         self.context = context
@@ -46,43 +36,34 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.exchangeTimer?.cancel()
-        self.exchangeTimer = nil
+        self.machine.connectionClosed()
+        self.syncTimer(context: context)
         if let exchange = self.exchange {
             self.abandon(exchange)
             // nginx's 499: the client closed the connection before its response was complete.
             self.logAccess(exchange, status: exchange.status == 0 ? 499 : exchange.status, error: "client_closed")
         }
         self.exchange = nil
-        self.queue.removeAll()
         self.handlerContext = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = self.unwrapInboundIn(data)
-        if self.isWaitingForResponse || !self.queue.isEmpty {
-            self.queue.append(.part(part))
-            return
+        if case .process(let item) = self.machine.partRead(self.unwrapInboundIn(data)) {
+            self.handle(item, context: context)
         }
-        self.handle(part, context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if self.isWaitingForResponse || !self.queue.isEmpty {
-            self.queue.append(.error(error))
-            return
+        if case .process(let item) = self.machine.errorCaught(error) {
+            self.handle(item, context: context)
         }
-        self.handleError(error, context: context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is DrainEvent {
             // Idle keep-alive connections close now; busy ones after their current response.
-            if self.exchange == nil && self.queue.isEmpty {
-                self.closing = true
-                context.close(promise: nil)
-            }
+            if self.machine.drainRequested() { context.close(promise: nil) }
             return
         }
         if event is HeaderReadTimeoutEvent {
@@ -101,46 +82,29 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.mayRead {
-            context.read()
-        } else {
-            self.readPending = true
-        }
+        if self.machine.readRequested() { context.read() }
     }
 
     // === impl ProxyHandler: reading ===
 
-    /// The current request is fully read and its response is still being produced.
-    var isWaitingForResponse: Bool {
-        guard let exchange = self.exchange else { return false }
-        return exchange.requestEnded && !exchange.responseComplete
-    }
-
-    /// Reads go on while a response is pending (so a client's close is seen and no epoll re-registration is paid
-    /// per request); only a client that pipelines more than `maxQueuedParts` parts ahead is held.
-    var mayRead: Bool {
-        !self.closing && !self.uploadBlocked && self.queue.count < Self.maxQueuedParts
-    }
-
     func resumeReadingIfPossible(context: ChannelHandlerContext) {
-        if self.readPending && self.mayRead {
-            self.readPending = false
-            context.read()
-        }
+        if self.machine.resumeReads() { context.read() }
     }
 
-    func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
-        case .head(let head):
+    func handle(_ item: ExchangeStateMachine.Queued, context: ChannelHandlerContext) {
+        switch item {
+        case .part(.head(let head)):
             self.start(head, context: context)
-        case .body(let buffer):
+        case .part(.body(let buffer)):
             self.receiveBody(buffer, context: context)
-        case .end:
+        case .part(.end):
             guard let exchange = self.exchange else { return }
-            exchange.requestEnded = true
-            if !exchange.discardBody { exchange.transfer?.endBody() }
-            self.startPerTryClock(exchange, context: context)
-            if exchange.responseComplete { self.finishExchange(exchange, context: context) }
+            let end = self.machine.requestEnded(now: context.eventLoop.now)
+            if end.endUpstreamBody { exchange.transfer?.endBody() }
+            self.syncTimer(context: context)
+            if end.finish { self.finishExchange(exchange, context: context) }
+        case .error(let error):
+            self.handleError(error, context: context)
         }
     }
 
@@ -157,6 +121,22 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         self.rescue(outrigger, context: context, close: true)
     }
 
+    /// Keeps the connection's scheduled task in step with the state machine's timer deadline: scheduled again
+    /// only when the machine wants it earlier (or gone, when the connection closes).
+    func syncTimer(context: ChannelHandlerContext) {
+        let wanted = self.machine.timerDeadline
+        guard wanted != self.timerScheduledFor else { return }
+        if let wanted, let scheduled = self.timerScheduledFor, scheduled <= wanted { return }
+        self.timer?.cancel()
+        self.timer = nil
+        self.timerScheduledFor = wanted
+        guard let wanted else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(deadline: wanted) {
+            loopBound.value.timerFired()
+        }
+    }
+
     // === impl ProxyHandler: a new request ===
 
     private func start(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -167,8 +147,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         } else {
             requestID = RequestID.generate(using: &self.random)
         }
-        let exchange = Exchange(head: head, requestID: requestID)
-        if self.context.draining.load(ordering: .relaxed) { exchange.keepAlive = false }
+        let exchange = Exchange(head: head, requestID: requestID, now: context.eventLoop.now)
+        self.machine.headReceived(keepAlive: head.isKeepAlive && !self.context.draining.load(ordering: .relaxed))
         self.exchange = exchange
         let state = self.context.state()
         exchange.tracing = state.tracing
@@ -176,7 +156,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
 
         if head.method == .CONNECT {
             // Outrigger is a reverse proxy for the registry's services, never a tunnel (SPEC §3).
-            exchange.keepAlive = false  // the parser treats what follows CONNECT as tunnel bytes
+            self.machine.disableKeepAlive()  // the parser treats what follows CONNECT as tunnel bytes
             let error = OutriggerError(.badRequest, "CONNECT is not supported: Outrigger is not a forward proxy")
             self.rescue(error, context: context)
             return
@@ -187,19 +167,20 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             let error = OutriggerError(
                 .badRequest,
                 hosts.isEmpty ? "HTTP/1.1 request without a Host header" : "request with several Host headers")
-            exchange.keepAlive = false  // a malformed request ends the connection, as for parse errors
+            self.machine.disableKeepAlive()  // a malformed request ends the connection, as for parse errors
             self.rescue(error, context: context)
             return
         }
         switch Self.bodyFraming(head.headers) {
         case .failure(let error):
-            exchange.keepAlive = false
+            self.machine.disableKeepAlive()
             self.rescue(error, context: context)
             return
         case .success(let framing):
             exchange.body = framing
-            exchange.expectsBody = framing != .none && framing != .length(0)
         }
+        let expectsBody = exchange.body != .none && exchange.body != .length(0)
+        self.machine.bodyExpected(expectsBody)
         exchange.maxBodyBytes = state.loaded.config.limits.maxRequestBodyBytes
         let limit = exchange.maxBodyBytes
         if limit > 0, case .length(let length) = exchange.body, length > limit {
@@ -240,12 +221,11 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             policy: policy.retries, method: head.method.rawValue,
             hasIdempotencyKey: head.headers.contains(name: "idempotency-key"), bodyLength: bodyLength)
         exchange.retry = plan
-        if plan.keepsBody && exchange.expectsBody { exchange.replay = context.channel.allocator.buffer(capacity: 0) }
-        exchange.idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
+        if plan.keepsBody && expectsBody { exchange.replay = context.channel.allocator.buffer(capacity: 0) }
         exchange.deadlineMs = Self.deadline(
             policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"), nowMs: service.clock.nowMs())
 
-        if exchange.expectsBody,
+        if expectsBody,
             head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
         {
             // RFC 9110 §10.1.1: Outrigger reads the body itself and streams it on, so the client may send it now.
@@ -286,7 +266,7 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     private func receiveBody(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard let exchange = self.exchange, !exchange.discardBody else { return }
+        guard let exchange = self.exchange, self.machine.bodyReceived() else { return }
         exchange.bodyBytes += Int64(buffer.readableBytes)
         let limit = exchange.maxBodyBytes
         if limit > 0 && exchange.bodyBytes > limit {
@@ -306,6 +286,6 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             }
         }
         guard let transfer = exchange.transfer else { return }
-        if transfer.appendBody(buffer) { self.uploadBlocked = true }
+        if transfer.appendBody(buffer) { self.machine.uploadBlocked(true) }
     }
 }

@@ -87,7 +87,7 @@ final class Transfer: @unchecked Sendable {
     /// When a byte last moved to or from the upstream (or the client caught up), in uptime nanoseconds: written by
     /// the curl callbacks and the loop, read by the loop's `idle_timeout` check (SPEC §17). Relaxed: a stale read
     /// only makes the check re-arm and look again.
-    private let lastActivity = ManagedAtomic<UInt64>(NIODeadline.now().uptimeNanoseconds)
+    private let lastActivity: ManagedAtomic<UInt64>
 
     /// Whether `idle_timeout` applies, so bytes moving are timestamped (a clock read each), or not at all.
     let measuresIdle: Bool
@@ -97,6 +97,7 @@ final class Transfer: @unchecked Sendable {
         measuresIdle: Bool
     ) {
         self.measuresIdle = measuresIdle
+        self.lastActivity = ManagedAtomic(eventLoop.now.uptimeNanoseconds)
         self.curlRequest = request
         self.eventLoop = eventLoop
         self.worker = worker
@@ -107,10 +108,11 @@ final class Transfer: @unchecked Sendable {
     /// When a byte last moved to or from the upstream, in uptime nanoseconds.
     var lastActivityNs: UInt64 { self.lastActivity.load(ordering: .relaxed) }
 
-    /// Bytes moved: the idle clock starts again.
-    func touch() {
+    /// Bytes moved at `now` (the event loop's clock; the curl thread reads the same monotonic clock): the idle
+    /// clock starts again.
+    func touch(now: NIODeadline = .now()) {
         guard self.measuresIdle else { return }
-        self.lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
+        self.lastActivity.store(now.uptimeNanoseconds, ordering: .relaxed)
     }
 
     // === impl Transfer: event-loop side ===
@@ -151,7 +153,7 @@ final class Transfer: @unchecked Sendable {
     func clientWritabilityChanged(writable: Bool) {
         self.clientBlocked.store(!writable, ordering: .sequentiallyConsistent)
         if writable {
-            self.touch()  // the client took bytes: the exchange is not idle
+            self.touch(now: self.eventLoop.now)  // the client took bytes: the exchange is not idle
             self.resumeReceivingIfPossible()
         }
     }
