@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The binary as an operator drives it (SPEC §7, §9): sd_notify READY=1 once both listeners are up, the admin
 # API over curl, /metrics through a real Prometheus parser, SIGHUP and file-replace reloads, an invalid reload
-# kept out, and SIGTERM with a slow request in flight: /ready turns 503, the request finishes, exit 0.
+# kept out, SIGTERM with a slow request in flight (/ready turns 503, the request finishes, exit 0), and SIGTERM with
+# 40 requests hanging upstream (exit 0 within drain_timeout plus a second).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/outrigger}
@@ -16,6 +17,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args): pass
     def do_GET(self):
         if self.path.startswith("/slow"): time.sleep(1.5)
+        if self.path.startswith("/hang"): time.sleep(60)
         body = (sys.argv[2] + " " + self.path).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -115,4 +117,37 @@ set -e
 grep -q "STOPPING=1" "$WORK/notify.log" || fail "no STOPPING=1"
 lines=$(wc -l <"$WORK/access.log")
 [ "$lines" -ge 6 ] || fail "access log has $lines lines"
-echo "operations: ok (notify: $(tr '\n' '|' <"$WORK/notify.log"))"
+
+# SIGTERM with 40 requests hanging upstream: the drain gives up at drain_timeout, the transfers are abandoned
+# and the process exits 0 within drain_timeout plus a second (issue 11).
+cat >"$WORK/hang.yaml" <<'YAML'
+listen: 127.0.0.1:18283
+admin: { listen: 127.0.0.1:18288 }
+registry: registry-hang.yaml
+access_log: off
+drain_timeout: 1s
+YAML
+printf 'services:\n  alpha:\n    endpoints: [127.0.0.1:18281]\n' >"$WORK/registry-hang.yaml"
+"$BIN" run --config "$WORK/hang.yaml" --log-level error 2>"$WORK/hang.log" &
+HANG=$!
+PIDS+=($HANG)
+for _ in $(seq 1 100); do curl -fs -o /dev/null http://127.0.0.1:18288/ready && break; sleep 0.1; done
+for i in $(seq 1 40); do curl -s -o /dev/null -H 'Host: alpha' "http://127.0.0.1:18283/hang/$i" & PIDS+=($!); done
+inflight=0
+for _ in $(seq 1 100); do
+    inflight=$(curl -s http://127.0.0.1:18288/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"]["alpha"]["in_flight"])')
+    [ "$inflight" = 40 ] && break
+    sleep 0.05
+done
+[ "$inflight" = 40 ] || fail "40 hanging requests not in flight ($inflight)"
+start=$(date +%s%N)
+kill -TERM "$HANG"
+set +e
+wait "$HANG"
+rc=$?
+set -e
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+[ "$rc" = 0 ] || fail "exit status $rc after SIGTERM with 40 hanging requests: $(tail -5 "$WORK/hang.log")"
+[ "$elapsed_ms" -le 2000 ] || fail "exit took ${elapsed_ms} ms with drain_timeout 1s"
+
+echo "operations: ok (notify: $(tr '\n' '|' <"$WORK/notify.log"); 40 hanging requests: exit 0 in ${elapsed_ms} ms)"

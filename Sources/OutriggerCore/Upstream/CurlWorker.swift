@@ -38,7 +38,8 @@ public final class CurlWorker: @unchecked Sendable {
     var curlLocalCommands: [Command] = []
     private var curlPool: [EasyHandle] = []
     private var curlHeadBuilders: [ResponseHeadBuilder] = []
-    private var curlActive = 0
+    /// Transfers added to the multi handle, so a shutdown can release those still running.
+    private var curlActive: [ObjectIdentifier: Transfer] = [:]
     /// What epoll watches and what curl wants, per socket (`SocketWatch`), indexed by descriptor.
     var curlSockets: [SocketWatch] = []
     /// When curl wants `CURL_SOCKET_TIMEOUT`, in uptime nanoseconds; nil when it set no timer.
@@ -133,11 +134,17 @@ public final class CurlWorker: @unchecked Sendable {
                 }
             }
         }
-        // Abandon what is left: its clients are being closed by the server shutdown.
-        pending = self.lock.withLock { self.commands }
+        // Abandon what is left: its clients are being closed by the server shutdown. Cancels still queued are
+        // applied, transfers not started fail, and every transfer still running is released, so none is leaked.
+        pending += self.lock.withLock { self.commands }
         for command in pending {
-            if case .start(let transfer) = command { self.fail(transfer, code: CURLE_ABORTED_BY_CALLBACK) }
+            switch command {
+            case .start(let transfer): self.fail(transfer, code: CURLE_ABORTED_BY_CALLBACK)
+            case .cancel: self.apply(command)
+            case .resumeReceive, .resumeSend: break
+            }
         }
+        for transfer in Array(self.curlActive.values) { self.release(transfer) }
         curl_multi_cleanup(self.multi)
         self.curlPool.removeAll()
         self.curlHeadBuilders.removeAll()
@@ -261,7 +268,7 @@ public final class CurlWorker: @unchecked Sendable {
             self.complete(transfer, result: CURLE_FAILED_INIT)
             return
         }
-        self.curlActive += 1
+        self.curlActive[ObjectIdentifier(transfer)] = transfer
     }
 
     /// Records a transfer's end and queues its completion for its event loop.
@@ -315,7 +322,7 @@ public final class CurlWorker: @unchecked Sendable {
     private func release(_ transfer: Transfer) {
         guard transfer.curlRetained, let easy = transfer.curlEasy else { return }
         curl_multi_remove_handle(self.multi, easy.handle)
-        self.curlActive -= 1
+        self.curlActive[ObjectIdentifier(transfer)] = nil
         transfer.curlRetained = false
         transfer.curlEasy = nil
         if let headers = transfer.curlRequest.headers {
