@@ -18,7 +18,9 @@ for kind in "${KINDS[@]}"; do
         || { tail -30 "$build/sanitize-build.log"; echo "sanitize: $kind build failed" >&2; exit 1; }
     log="$build/sanitize-run.log"
     status=0
-    swift test --skip-build --build-path "$build" -Xswiftc -sanitize="$kind" >"$log" 2>&1 || status=$?
+    # One test at a time: a sanitized build is several times slower, and 2 cores shared by every live test at once
+    # starve the timing-bounded ones (their deadlines are for a loaded machine, not for 10x slower code).
+    swift test --skip-build --no-parallel --build-path "$build" -Xswiftc -sanitize="$kind" >"$log" 2>&1 || status=$?
     reports=$(grep -cE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|ERROR: LeakSanitizer" "$log" || true)
     summary=$(grep -E "Test run with" "$log" | tail -1)
     if [ "$status" != 0 ] || [ "$reports" != 0 ]; then

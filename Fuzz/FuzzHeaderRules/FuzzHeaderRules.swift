@@ -26,7 +26,7 @@ public func fuzzHeaderRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         sent.append(String(cString: current.pointee.data))
         node = current.pointee.next
     }
-    curl_slist_free_all(list)
+    CurlHeaderList.free(list)
     let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
         "upgrade",

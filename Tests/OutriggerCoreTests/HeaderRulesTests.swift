@@ -20,7 +20,7 @@ struct HeaderRulesTests {
             out.append(String(cString: current.pointee.data))
             node = current.pointee.next
         }
-        curl_slist_free_all(list)
+        CurlHeaderList.free(list)
         return out
     }
 

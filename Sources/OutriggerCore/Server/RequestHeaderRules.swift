@@ -43,11 +43,14 @@ enum RequestHeaderRules {
         }
     }
 
-    /// Builds the curl header list. The caller owns the returned list (freed by the worker after the transfer).
+    /// Builds the curl header list in one allocation (`CurlHeaderList`). The caller owns the returned list (freed
+    /// by the worker after the transfer with `CurlHeaderList.free`).
     static func curlHeaders(_ input: Input) -> UnsafeMutablePointer<curl_slist>? {
-        var list: UnsafeMutablePointer<curl_slist>?
+        var capacity = 160 + input.requestID.utf8.count
+        for (name, value) in input.headers { capacity += name.utf8.count + value.utf8.count + 3 }
+        var list = CurlHeaderList(capacity: capacity)
         func append(_ name: String, _ value: String) {
-            if let next = Self.append(list, name: name, value: value) { list = next }
+            list.append(name: name, value: value)
         }
         var connectionTokens: [Substring] = []
         for value in input.headers[canonicalForm: "connection"] { connectionTokens.append(value) }
@@ -111,41 +114,9 @@ enum RequestHeaderRules {
             trace.propagator.additions(present: tracePresent, context: trace.context) { append($0, $1) }
         }
         // curl's own defaults, suppressed: an empty value removes them.
-        if !sawAccept { list = curl_slist_append(list, "Accept:") ?? list }
-        list = curl_slist_append(list, "Expect:") ?? list
-        return list
-    }
-
-    /// Appends `Name: value` (or `Name;` for an empty value, the only way curl sends one) without building a
-    /// Swift String per header: the bytes go straight into a temporary C string that curl copies.
-    static func append(_ list: UnsafeMutablePointer<curl_slist>?, name: String, value: String)
-        -> UnsafeMutablePointer<curl_slist>?
-    {
-        var name = name
-        var value = value
-        return name.withUTF8 { nameBytes in
-            value.withUTF8 { valueBytes in
-                let size = nameBytes.count + 2 + valueBytes.count + 1
-                return withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer in
-                    let raw = UnsafeMutableRawBufferPointer(buffer)
-                    raw.copyMemory(from: UnsafeRawBufferPointer(nameBytes))
-                    var offset = nameBytes.count
-                    if valueBytes.isEmpty {
-                        raw[offset] = UInt8(ascii: ";")
-                        offset += 1
-                    } else {
-                        raw[offset] = UInt8(ascii: ":")
-                        raw[offset + 1] = UInt8(ascii: " ")
-                        offset += 2
-                        UnsafeMutableRawBufferPointer(rebasing: raw[offset...]).copyMemory(
-                            from: UnsafeRawBufferPointer(valueBytes))
-                        offset += valueBytes.count
-                    }
-                    raw[offset] = 0
-                    return curl_slist_append(list, buffer.baseAddress!)
-                }
-            }
-        }
+        if !sawAccept { list.append(line: "Accept:") }
+        list.append(line: "Expect:")
+        return list.build()
     }
 }
 

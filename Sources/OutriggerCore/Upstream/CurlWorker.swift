@@ -326,7 +326,7 @@ public final class CurlWorker: @unchecked Sendable {
         transfer.curlRetained = false
         transfer.curlEasy = nil
         if let headers = transfer.curlRequest.headers {
-            curl_slist_free_all(headers)
+            CurlHeaderList.free(headers)
             transfer.curlRequest.headers = nil
         }
         easy.finish()
@@ -360,7 +360,7 @@ public final class CurlWorker: @unchecked Sendable {
             let output = holdNow ? nil : transfer.curlOutput
             if !holdNow { transfer.curlOutput = nil }
             if let output {
-                transfer.backlog.wrappingIncrement(by: output.readableBytes, ordering: .sequentiallyConsistent)
+                transfer.backlog.wrappingAdd(output.readableBytes, ordering: .sequentiallyConsistent)
             }
             let delivery = TransferDelivery(
                 transfer: transfer, output: output, resumeReading: transfer.curlResumeReading,
@@ -402,7 +402,7 @@ struct TransferDelivery: @unchecked Sendable {
             switch completion {
             case .finished(let status, let close, let held):
                 if let held {
-                    transfer.backlog.wrappingIncrement(by: held.readableBytes, ordering: .sequentiallyConsistent)
+                    transfer.backlog.wrappingAdd(held.readableBytes, ordering: .sequentiallyConsistent)
                 }
                 sink.transferDidFinish(transfer, status: status, closeConnection: close, held: held)
             case .failed(let error, let started):

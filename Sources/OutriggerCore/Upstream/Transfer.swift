@@ -1,7 +1,6 @@
-import Atomics
 import CCurl
-import NIOConcurrencyHelpers
 import NIOCore
+import Synchronization
 
 /// Receives one transfer's events, on the transfer's event loop.
 protocol TransferSink: AnyObject {
@@ -80,14 +79,16 @@ final class Transfer: @unchecked Sendable {
     var curlHolding = false
 
     // === shared ===
-    let backlog = ManagedAtomic<Int>(0)
-    let clientBlocked = ManagedAtomic<Bool>(false)
-    let recvPaused = ManagedAtomic<Bool>(false)
-    let upload = NIOLockedValueBox(UploadState())
+    // Stored inline (Synchronization's `Atomic` and `Mutex`), not as objects of their own: a transfer is one
+    // allocation, made for every request.
+    let backlog = Atomic<Int>(0)
+    let clientBlocked = Atomic<Bool>(false)
+    let recvPaused = Atomic<Bool>(false)
+    let upload = Mutex(UploadState())
     /// When a byte last moved to or from the upstream (or the client caught up), in uptime nanoseconds: written by
     /// the curl callbacks and the loop, read by the loop's `idle_timeout` check (SPEC §17). Relaxed: a stale read
     /// only makes the check re-arm and look again.
-    private let lastActivity: ManagedAtomic<UInt64>
+    private let lastActivity: Atomic<UInt64>
 
     /// Whether `idle_timeout` applies, so bytes moving are timestamped (a clock read each), or not at all.
     let measuresIdle: Bool
@@ -97,7 +98,7 @@ final class Transfer: @unchecked Sendable {
         measuresIdle: Bool
     ) {
         self.measuresIdle = measuresIdle
-        self.lastActivity = ManagedAtomic(eventLoop.now.uptimeNanoseconds)
+        self.lastActivity = Atomic(eventLoop.now.uptimeNanoseconds)
         self.curlRequest = request
         self.eventLoop = eventLoop
         self.worker = worker
@@ -110,16 +111,22 @@ final class Transfer: @unchecked Sendable {
 
     /// Bytes moved at `now` (the event loop's clock; the curl thread reads the same monotonic clock): the idle
     /// clock starts again.
-    func touch(now: NIODeadline = .now()) {
+    func touch(now: NIODeadline) {
         guard self.measuresIdle else { return }
         self.lastActivity.store(now.uptimeNanoseconds, ordering: .relaxed)
+    }
+
+    /// Bytes moved just now (curl callbacks): the clock is read only when `idle_timeout` applies.
+    func touch() {
+        guard self.measuresIdle else { return }
+        self.lastActivity.store(NIODeadline.now().uptimeNanoseconds, ordering: .relaxed)
     }
 
     // === impl Transfer: event-loop side ===
 
     /// Queues request body bytes; returns true when the caller should stop reading from the client.
     func appendBody(_ buffer: ByteBuffer) -> Bool {
-        let (resume, stop) = self.upload.withLockedValue { state -> (Bool, Bool) in
+        let (resume, stop) = self.upload.withLock { state -> (Bool, Bool) in
             state.queue.append(buffer)
             state.bytes += buffer.readableBytes
             let resume = state.sendPaused
@@ -134,7 +141,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Marks the request body complete.
     func endBody() {
-        let resume = self.upload.withLockedValue { state -> Bool in
+        let resume = self.upload.withLock { state -> Bool in
             state.ended = true
             let resume = state.sendPaused
             state.sendPaused = false
@@ -145,7 +152,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Called after `bytes` handed over by `didProduce` were written to the client channel.
     func consumed(_ bytes: Int) {
-        self.backlog.wrappingDecrement(by: bytes, ordering: .sequentiallyConsistent)
+        self.backlog.wrappingSubtract(bytes, ordering: .sequentiallyConsistent)
         self.resumeReceivingIfPossible()
     }
 
