@@ -80,6 +80,13 @@ final class EmbeddedProxy {
         return text
     }
 
+    /// Closes the channel (breaking the pipeline's reference cycle with the handler) and drops what the never
+    /// started worker still holds.
+    func finish() {
+        _ = try? self.channel.finish(acceptAlreadyClosed: true)
+        self.worker.shutdown()
+    }
+
     func advance(ms: Int64) {
         self.loop.advanceTime(by: .milliseconds(ms))
     }
@@ -98,6 +105,7 @@ final class EmbeddedProxy {
 struct ProxyHandlerEmbeddedTests {
     @Test func pipelinedRequests_areAnsweredOneAtATimeInOrder() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send(.GET, "/first")
         try proxy.send(.GET, "/second")
         let first = try #require(proxy.transfer)
@@ -117,6 +125,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func clientClosingMidResponse_cancelsTheTransferAndFreesTheSlot() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.handler.transfer(
@@ -131,6 +140,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func upstreamFailingBeforeTheHead_isAnsweredWithOutriggersError() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send(.POST, "/", headers: [("content-length", "0")])  // not idempotent: no retry
         let transfer = try #require(proxy.transfer)
         let error = OutriggerError(.upstreamConnectFailed, "connection refused", service: "svc")
@@ -144,6 +154,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func upstreamFailingAfterTheHead_cutsTheConnection() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.handler.transfer(
@@ -158,6 +169,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func slowReader_pausesTheUpstream_andResumesWhenWritable() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         #expect(!transfer.curlShouldPauseReceive)
@@ -174,6 +186,7 @@ struct ProxyHandlerEmbeddedTests {
             policy.retries.attempts = 0
             policy.retries.perTryTimeoutMs = 100
         }
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.advance(ms: 99)
@@ -188,6 +201,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func perTryTimeout_isRetriedOnAnotherTry() throws {
         let proxy = try EmbeddedProxy { policy in policy.retries.perTryTimeoutMs = 100 }
+        defer { proxy.finish() }
         try proxy.send()
         let first = try #require(proxy.transfer)
         proxy.advance(ms: 100)
@@ -202,6 +216,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func idleTimeout_countsFromTheLastByte_onTheLoopClock() throws {
         let proxy = try EmbeddedProxy { policy in policy.idleTimeoutMs = 200 }
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.handler.transfer(
@@ -219,6 +234,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func heldRetryableResponse_isRetriedAndNeverSent() throws {
         let proxy = try EmbeddedProxy()
+        defer { proxy.finish() }
         try proxy.send()
         let first = try #require(proxy.transfer)
         #expect(first.curlRequest.holdStatuses.contains(503))
@@ -235,6 +251,7 @@ struct ProxyHandlerEmbeddedTests {
 
     @Test func heldResponse_isPassedOnWhenNoRetryIsLeft() throws {
         let proxy = try EmbeddedProxy { policy in policy.retries.attempts = 0 }
+        defer { proxy.finish() }
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.handler.transferDidFinish(

@@ -44,6 +44,8 @@ public final class CurlWorker: @unchecked Sendable {
     var curlSockets: [SocketWatch] = []
     /// When curl wants `CURL_SOCKET_TIMEOUT`, in uptime nanoseconds; nil when it set no timer.
     var curlTimerDeadline: UInt64?
+    /// The multi handle was cleaned up at the end of `run` (read by `deinit`, after the thread was joined).
+    private var curlCleanedUp = false
 
     /// Creates a worker with its own multi handle and epoll set; call `start()` to run its thread.
     public init(name: String) {
@@ -65,6 +67,8 @@ public final class CurlWorker: @unchecked Sendable {
     }
 
     deinit {
+        // A worker whose thread never ran still owns its multi handle.
+        if !self.curlCleanedUp { curl_multi_cleanup(self.multi) }
         close(self.epoll)
         close(self.wakeFD)
     }
@@ -84,6 +88,9 @@ public final class CurlWorker: @unchecked Sendable {
         }
         ccurl_eventfd_signal(self.wakeFD)
         thread?.join()
+        // Commands left to a worker that never ran: drop them, and the transfers they hold (a transfer holds its
+        // worker, so a queued one would keep both alive).
+        self.lock.withLock { self.commands.removeAll() }
     }
 
     func submit(_ command: Command) {
@@ -146,6 +153,7 @@ public final class CurlWorker: @unchecked Sendable {
         }
         for transfer in Array(self.curlActive.values) { self.release(transfer) }
         curl_multi_cleanup(self.multi)
+        self.curlCleanedUp = true
         self.curlPool.removeAll()
         self.curlHeadBuilders.removeAll()
     }

@@ -97,7 +97,7 @@ let transferReadCallback: ccurl_data_callback = { buffer, size, count, userdata 
     let capacity = size * count
     guard let buffer, let userdata else { return ccurl_readfunc_abort() }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
-    let (written, paused, wake) = transfer.upload.withLock { state -> (Int, Bool, Bool) in
+    let (written, paused, wake) = transfer.upload.withLockedValue { state -> (Int, Bool, Bool) in
         var written = 0
         while written < capacity, var first = state.queue.first {
             let n = min(first.readableBytes, capacity - written)

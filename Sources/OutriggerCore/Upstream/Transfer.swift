@@ -1,4 +1,5 @@
 import CCurl
+import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
@@ -79,16 +80,17 @@ final class Transfer: @unchecked Sendable {
     var curlHolding = false
 
     // === shared ===
-    // Stored inline (Synchronization's `Atomic` and `Mutex`), not as objects of their own: a transfer is one
-    // allocation, made for every request.
-    let backlog = Atomic<Int>(0)
-    let clientBlocked = Atomic<Bool>(false)
-    let recvPaused = Atomic<Bool>(false)
-    let upload = Mutex(UploadState())
+    // The atomics are stored inline (Synchronization's `Atomic`), not as objects of their own. The upload queue
+    // keeps NIO's pthread-based lock: ThreadSanitizer cannot see the ordering Synchronization's futex-based `Mutex`
+    // gives, and would report every upload.
+    let backlog = Synchronization.Atomic<Int>(0)
+    let clientBlocked = Synchronization.Atomic<Bool>(false)
+    let recvPaused = Synchronization.Atomic<Bool>(false)
+    let upload = NIOLockedValueBox(UploadState())
     /// When a byte last moved to or from the upstream (or the client caught up), in uptime nanoseconds: written by
     /// the curl callbacks and the loop, read by the loop's `idle_timeout` check (SPEC §17). Relaxed: a stale read
     /// only makes the check re-arm and look again.
-    private let lastActivity: Atomic<UInt64>
+    private let lastActivity: Synchronization.Atomic<UInt64>
 
     /// Whether `idle_timeout` applies, so bytes moving are timestamped (a clock read each), or not at all.
     let measuresIdle: Bool
@@ -98,12 +100,18 @@ final class Transfer: @unchecked Sendable {
         measuresIdle: Bool
     ) {
         self.measuresIdle = measuresIdle
-        self.lastActivity = Atomic(eventLoop.now.uptimeNanoseconds)
+        self.lastActivity = Synchronization.Atomic(eventLoop.now.uptimeNanoseconds)
         self.curlRequest = request
         self.eventLoop = eventLoop
         self.worker = worker
         self.service = service
         self.endpoint = endpoint
+    }
+
+    deinit {
+        // Normally freed by the worker when the transfer ends; a transfer never started (a worker stopping, or one
+        // that never ran) still owns its header list. No other reference exists here, so no thread races this.
+        CurlHeaderList.free(self.curlRequest.headers)
     }
 
     /// When a byte last moved to or from the upstream, in uptime nanoseconds.
@@ -126,7 +134,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Queues request body bytes; returns true when the caller should stop reading from the client.
     func appendBody(_ buffer: ByteBuffer) -> Bool {
-        let (resume, stop) = self.upload.withLock { state -> (Bool, Bool) in
+        let (resume, stop) = self.upload.withLockedValue { state -> (Bool, Bool) in
             state.queue.append(buffer)
             state.bytes += buffer.readableBytes
             let resume = state.sendPaused
@@ -141,7 +149,7 @@ final class Transfer: @unchecked Sendable {
 
     /// Marks the request body complete.
     func endBody() {
-        let resume = self.upload.withLock { state -> Bool in
+        let resume = self.upload.withLockedValue { state -> Bool in
             state.ended = true
             let resume = state.sendPaused
             state.sendPaused = false
