@@ -8,6 +8,7 @@
 # - Throughput: wrk -c CONNS keep-alive GETs for DURATION seconds.
 # - CPU per request: the proxy process's utime+stime (all threads, /proc/PID/stat) over the run / requests.
 # - Added latency: wrk -c1 median latency through the proxy minus the median straight to the upstream.
+# - Memory: each proxy's RSS (/proc/PID/status) right after its load, before it is stopped.
 #
 # - ROUNDS rounds, proxies interleaved in each; the summary takes each figure's median over rounds, since a
 #   shared machine drifts by 10-20% between runs.
@@ -137,6 +138,7 @@ PY
 }
 
 : >"$OUT/results.txt"
+: >"$OUT/rss.txt"
 for round in $(seq 1 "$ROUNDS"); do
     echo "round $round/$ROUNDS" >&2
     measure direct $UP ""
@@ -154,11 +156,13 @@ for round in $(seq 1 "$ROUNDS"); do
         PIDS+=("$PID")
         wait_port "$PORT"
         measure "$proxy" "$PORT" "$PID"
+        # Resident memory after the load (all of this proxy's processes: nginx and HAProxy here run as one).
+        echo "$proxy $(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")" >>"$OUT/rss.txt"
         kill "$PID"; wait "$PID" 2>/dev/null || true
     done
 done
 
-python3 - "$OUT/results.txt" <<'PY' | tee "$OUT/summary.txt"
+python3 - "$OUT/results.txt" "$OUT/rss.txt" <<'PY' | tee "$OUT/summary.txt"
 import statistics, sys
 samples = {}
 for line in open(sys.argv[1]):
@@ -191,4 +195,11 @@ for size in ("small", "large"):
         lat = f"{added_o / added_r:.2f}x" if added_r > 0 else "n/a"
         print(f"  {('64B' if size == 'small' else '16KiB'):<6} vs {ref:<8}: throughput {o[0] / r[0]:.2f}x, "
               f"CPU/request {o[1] / r[1]:.2f}x, added latency {lat}")
+rss = {}
+for line in open(sys.argv[2]):
+    name, kb = line.split()
+    rss.setdefault(name, []).append(int(kb))
+print()
+print("RSS after the load (median over rounds): " + ", ".join(
+    f"{name} {statistics.median(values) / 1024:.1f} MB" for name, values in rss.items()))
 PY
