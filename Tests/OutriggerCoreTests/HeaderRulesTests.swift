@@ -116,3 +116,42 @@ struct HeaderRulesTests {
         #expect(code(CURLE_WEIRD_SERVER_REPLY, connected: true) == .upstreamProtocolError)
     }
 }
+
+@Suite("Curl header list in one block")
+struct CurlHeaderListTests {
+    /// Reads the lines back as curl would: C strings along the `next` chain.
+    static func lines(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
+        var lines: [String] = []
+        var node = list
+        while let current = node {
+            lines.append(String(cString: current.pointee.data))
+            node = current.pointee.next
+        }
+        return lines
+    }
+
+    @Test func linesComeBackInOrder_emptyValuesWithASemicolon() {
+        var list = CurlHeaderList(capacity: 8)  // too small on purpose: the builder grows
+        list.append(name: "Host", value: "svc")
+        list.append(name: "X-Empty", value: "")
+        list.append(line: "Expect:")
+        let built = list.build()
+        defer { CurlHeaderList.free(built) }
+        #expect(Self.lines(built) == ["Host: svc", "X-Empty;", "Expect:"])
+    }
+
+    @Test func aNulByteEndsTheValue_asInTheCStringCurlReads() {
+        // Found by FuzzHeaderRules: a NUL inside a value must not shift the lines after it.
+        var list = CurlHeaderList(capacity: 64)
+        list.append(name: "X-Drop", value: "a\u{0}b")
+        list.append(name: "N\u{0}ame", value: "v")
+        list.append(name: "After", value: "ok")
+        let built = list.build()
+        defer { CurlHeaderList.free(built) }
+        #expect(Self.lines(built) == ["X-Drop: a", "N: v", "After: ok"])
+    }
+
+    @Test func anEmptyListIsNil() {
+        #expect(CurlHeaderList(capacity: 0).build() == nil)
+    }
+}

@@ -14,18 +14,27 @@ struct CurlHeaderList {
         self.bytes.reserveCapacity(capacity)
     }
 
-    /// Appends `Name: value`, or `Name;` for an empty value (the only way curl sends an empty header).
+    /// Appends `Name: value`, or `Name;` for an empty value (the only way curl sends an empty header). A NUL byte
+    /// ends the name or value there, as it would in the C string curl reads (and keeps one terminator per line).
     mutating func append(name: String, value: String) {
-        self.bytes.append(contentsOf: name.utf8)
+        self.appendUpToNul(name.utf8)
         if value.isEmpty {
             self.bytes.append(UInt8(ascii: ";"))
         } else {
             self.bytes.append(UInt8(ascii: ":"))
             self.bytes.append(UInt8(ascii: " "))
-            self.bytes.append(contentsOf: value.utf8)
+            self.appendUpToNul(value.utf8)
         }
         self.bytes.append(0)
         self.lines += 1
+    }
+
+    private mutating func appendUpToNul(_ text: String.UTF8View) {
+        if let nul = text.firstIndex(of: 0) {
+            self.bytes.append(contentsOf: text[..<nul])
+        } else {
+            self.bytes.append(contentsOf: text)
+        }
     }
 
     /// Appends a line as curl takes it (`Accept:` removes curl's own Accept header).
