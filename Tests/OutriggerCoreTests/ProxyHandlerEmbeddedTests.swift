@@ -71,6 +71,15 @@ final class EmbeddedProxy {
         self.handler.transferDidFinish(transfer, status: status, closeConnection: false, held: nil)
     }
 
+    /// The worker delivers the head and the first bytes of a 10-byte body: the response has started.
+    @discardableResult
+    func startResponse() throws -> Transfer {
+        let transfer = try #require(self.transfer)
+        self.handler.transfer(
+            transfer, didProduce: ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"))
+        return transfer
+    }
+
     /// Everything written to the client so far.
     func output() throws -> String {
         var text = ""
@@ -127,9 +136,7 @@ struct ProxyHandlerEmbeddedTests {
         let proxy = try EmbeddedProxy()
         defer { proxy.finish() }
         try proxy.send()
-        let transfer = try #require(proxy.transfer)
-        proxy.handler.transfer(
-            transfer, didProduce: ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"))
+        let transfer = try proxy.startResponse()
         #expect(proxy.service.inFlight.load(ordering: .relaxed) == 1)
         _ = try proxy.channel.finish(acceptAlreadyClosed: true)
         #expect(transfer.cancelled)
@@ -156,9 +163,7 @@ struct ProxyHandlerEmbeddedTests {
         let proxy = try EmbeddedProxy()
         defer { proxy.finish() }
         try proxy.send()
-        let transfer = try #require(proxy.transfer)
-        proxy.handler.transfer(
-            transfer, didProduce: ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc"))
+        let transfer = try proxy.startResponse()
         let error = OutriggerError(.upstreamReset, "connection reset", service: "svc")
         proxy.handler.transfer(transfer, didFail: error, responseStarted: true)
         let output = try proxy.output()
@@ -218,9 +223,7 @@ struct ProxyHandlerEmbeddedTests {
         let proxy = try EmbeddedProxy { policy in policy.idleTimeoutMs = 200 }
         defer { proxy.finish() }
         try proxy.send()
-        let transfer = try #require(proxy.transfer)
-        proxy.handler.transfer(
-            transfer, didProduce: ByteBuffer(string: "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nab"))
+        let transfer = try proxy.startResponse()
         proxy.advance(ms: 150)
         transfer.touch(now: proxy.loop.now)  // a byte moved at 150 ms
         proxy.advance(ms: 50)

@@ -106,13 +106,7 @@ public final class AccessLog: Sendable {
                 var bytes = batch.joined(separator: "\n")
                 bytes += "\n"
                 let complete = bytes.withUTF8 { buffer -> Int in
-                    var offset = 0
-                    while offset < buffer.count {
-                        let n = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                        if n < 0 && errno == EINTR { continue }
-                        if n <= 0 { break }
-                        offset += n
-                    }
+                    let offset = Posix.writeAll(descriptor, buffer)
                     if offset == buffer.count { return batch.count }
                     // Only lines whose newline reached the file were written.
                     return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<offset]).reduce(0) {

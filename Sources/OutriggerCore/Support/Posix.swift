@@ -64,15 +64,19 @@ public enum Posix {
     /// Writes a whole string to standard error (diagnostics before logging is set up).
     public static func writeStandardError(_ text: String) {
         var text = text
-        text.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 && errno == EINTR { continue }
-                if written <= 0 { return }
-                offset += written
-            }
+        text.withUTF8 { _ = Self.writeAll(STDERR_FILENO, $0) }
+    }
+
+    /// Writes all of `bytes` unless the descriptor fails; returns how many bytes were written.
+    static func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        var offset = 0
+        while offset < bytes.count {
+            let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { break }
+            offset += written
         }
+        return offset
     }
 }
 
