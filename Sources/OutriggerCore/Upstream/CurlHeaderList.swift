@@ -17,23 +17,23 @@ struct CurlHeaderList {
     /// Appends `Name: value`, or `Name;` for an empty value (the only way curl sends an empty header). A NUL byte
     /// ends the name or value there, as it would in the C string curl reads (and keeps one terminator per line).
     mutating func append(name: String, value: String) {
-        self.appendUpToNul(name.utf8)
+        self.appendUpToNul(name)
         if value.isEmpty {
             self.bytes.append(UInt8(ascii: ";"))
         } else {
             self.bytes.append(UInt8(ascii: ":"))
             self.bytes.append(UInt8(ascii: " "))
-            self.appendUpToNul(value.utf8)
+            self.appendUpToNul(value)
         }
         self.bytes.append(0)
         self.lines += 1
     }
 
-    private mutating func appendUpToNul(_ text: String.UTF8View) {
-        if let nul = text.firstIndex(of: 0) {
-            self.bytes.append(contentsOf: text[..<nul])
-        } else {
-            self.bytes.append(contentsOf: text)
+    private mutating func appendUpToNul(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[..<end]))
         }
     }
 
