@@ -86,7 +86,7 @@ body=$(curl -s -H 'Host: secure' http://127.0.0.1:15011/index.html)
 [ "$body" = "hello from orders" ] || { echo "https endpoint gave: $body"; cat "$WORK/tls-proxy.log"; kill $TLS_PID; exit 1; }
 err=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: untrusted' http://127.0.0.1:15011/)
 kill $TLS_PID
-[ "$err" = "502 upstream_connect_failed" ] || { echo "untrusted https endpoint gave: $err"; exit 1; }
+[ "$err" = "502 upstream_tls_error" ] || { echo "untrusted https endpoint gave: $err"; exit 1; }
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID"
 echo "smoke: ok"

@@ -114,6 +114,14 @@ struct HeaderRulesTests {
         #expect(code(CURLE_GOT_NOTHING, connected: true) == .upstreamReset)
         #expect(code(CURLE_RECV_ERROR, connected: true) == .upstreamReset)
         #expect(code(CURLE_WEIRD_SERVER_REPLY, connected: true) == .upstreamProtocolError)
+        // SPEC §18: TLS failures are their own code, and a connect failure for the breaker and retry_on.
+        #expect(code(CURLE_PEER_FAILED_VERIFICATION) == .upstreamTLSError)
+        #expect(code(CURLE_SSL_CONNECT_ERROR) == .upstreamTLSError)
+        #expect(code(CURLE_SSL_CACERT_BADFILE) == .upstreamTLSError)
+        let tls = OutriggerError.Code.upstreamTLSError
+        #expect(tls.status == 502)
+        #expect(tls.retryConditions == [.connectFailure])
+        #expect(tls.isConnectFailure && tls.isUpstreamFailure)
     }
 }
 

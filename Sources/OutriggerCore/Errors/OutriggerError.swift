@@ -11,6 +11,8 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
         case requestBodyTooLarge = "request_body_too_large"
         case requestHeaderTooLarge = "request_header_too_large"
         case upstreamConnectFailed = "upstream_connect_failed"
+        /// The TLS handshake with an `https://` endpoint failed, or its certificate did not verify (SPEC §18).
+        case upstreamTLSError = "upstream_tls_error"
         case upstreamReset = "upstream_reset"
         case upstreamProtocolError = "upstream_protocol_error"
         case breakerOpen = "breaker_open"
@@ -27,7 +29,7 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
             case .requestHeaderTimeout: return 408
             case .requestBodyTooLarge: return 413
             case .requestHeaderTooLarge: return 431
-            case .upstreamConnectFailed, .upstreamReset, .upstreamProtocolError: return 502
+            case .upstreamConnectFailed, .upstreamTLSError, .upstreamReset, .upstreamProtocolError: return 502
             case .breakerOpen, .overloaded, .noEndpoints: return 503
             case .upstreamConnectTimeout, .upstreamTimeout: return 504
             }
@@ -37,7 +39,7 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
         /// both `timeout` and `504`: the status the client would get is the one the user lists.
         public var retryConditions: [RetryPolicy.Condition] {
             switch self {
-            case .upstreamConnectFailed, .upstreamConnectTimeout: return [.connectFailure]
+            case .upstreamConnectFailed, .upstreamConnectTimeout, .upstreamTLSError: return [.connectFailure]
             case .upstreamReset, .upstreamProtocolError: return [.reset]
             case .upstreamTimeout: return [.timeout, .status(504)]
             default: return []
@@ -48,15 +50,18 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
         /// concurrency limit and the client's own errors do not count.
         public var isUpstreamFailure: Bool {
             switch self {
-            case .upstreamConnectFailed, .upstreamConnectTimeout, .upstreamReset, .upstreamProtocolError,
-                .upstreamTimeout:
+            case .upstreamConnectFailed, .upstreamConnectTimeout, .upstreamTLSError, .upstreamReset,
+                .upstreamProtocolError, .upstreamTimeout:
                 return true
             default: return false
             }
         }
 
-        /// No connection to the endpoint was made (counts towards ejection, SPEC §3).
-        public var isConnectFailure: Bool { self == .upstreamConnectFailed || self == .upstreamConnectTimeout }
+        /// No usable connection to the endpoint was made (counts towards ejection, SPEC §3); a failed TLS
+        /// handshake is one (SPEC §18).
+        public var isConnectFailure: Bool {
+            self == .upstreamConnectFailed || self == .upstreamConnectTimeout || self == .upstreamTLSError
+        }
 
         /// The status line's reason phrase.
         public var reason: String {

@@ -26,10 +26,15 @@ enum CurlErrorMapping {
         case CURLE_WEIRD_SERVER_REPLY, CURLE_UNSUPPORTED_PROTOCOL, CURLE_HTTP2, CURLE_HTTP3:
             return OutriggerError(
                 .upstreamProtocolError, "the upstream sent a malformed response", service: service, detail: detail)
-        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
-            CURLE_SSL_CACERT_BADFILE:
+        case CURLE_PEER_FAILED_VERIFICATION:
             return OutriggerError(
-                .upstreamConnectFailed, "TLS handshake with the upstream failed", service: service, detail: detail)
+                .upstreamTLSError, "the upstream's TLS certificate did not verify", service: service, detail: detail)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_ENGINE_INITFAILED,
+            CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+            CURLE_SSL_INVALIDCERTSTATUS:
+            return OutriggerError(
+                .upstreamTLSError, "the TLS handshake with the upstream failed", service: service, detail: detail)
         default:
             if connected {
                 return OutriggerError(.upstreamReset, "the upstream exchange failed", service: service, detail: detail)
