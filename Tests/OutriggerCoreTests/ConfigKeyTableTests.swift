@@ -37,9 +37,27 @@ struct ConfigKeyTableTests {
             samples: [
                 "connect_timeout": "7s", "request_timeout": "7s", "idle_timeout": "7s",
                 "max_concurrent_requests": "7", "balance": "least_request",
-                "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }", "tls_verify": "false",
-                "tls_ca_file": "ca.pem",
+                "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }",
+                "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "/dev/null",
             ])
+        Self.checkEveryKey(
+            ConfigLoader.upstreamTLSTable(folder: "/etc/outrigger"), base: ServicePolicy(),
+            samples: [
+                "ca_file": "/dev/null", "cert_file": "/dev/null", "key_file": "/dev/null",
+                "server_name": "orders.internal", "insecure_skip_verify": "true",
+            ])
+    }
+
+    @Test func upstreamTLSFiles_mustBeReadable_andComeInPairs() {
+        let (_, missing) = Self.apply(
+            ConfigLoader.policyTable(folder: "/nonexistent"), "tls", "{ ca_file: ca.pem }", to: ServicePolicy())
+        #expect(missing.contains { $0.contains("cannot read section.tls.ca_file '/nonexistent/ca.pem'") }, "\(missing)")
+        let (_, unpaired) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ cert_file: /dev/null }", to: ServicePolicy())
+        #expect(unpaired.contains { $0.contains("cert_file and key_file go together") }, "\(unpaired)")
+        let (_, badName) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ server_name: 'a b' }", to: ServicePolicy())
+        #expect(badName.contains { $0.contains("must be a DNS name") }, "\(badName)")
     }
 
     @Test func breakerAndRetriesKeys_areAllApplied() {

@@ -8,8 +8,24 @@ struct ConfigView: Encodable {
         var balance: String
         var breaker: BreakerView.Config
         var retries: Retries
-        var tlsVerify: Bool
-        var tlsCAFile: String?
+        var tls: TLS
+
+        /// The `tls` block (SPEC §18).
+        struct TLS: Encodable {
+            var caFile: String?
+            var certFile: String?
+            var keyFile: String?
+            var serverName: String?
+            var insecureSkipVerify: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case caFile = "ca_file"
+                case certFile = "cert_file"
+                case keyFile = "key_file"
+                case serverName = "server_name"
+                case insecureSkipVerify = "insecure_skip_verify"
+            }
+        }
 
         /// A `retry_on` item as in the file: a status is a number, a condition a string.
         struct Condition: Encodable {
@@ -40,13 +56,11 @@ struct ConfigView: Encodable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case balance, breaker, retries
+            case balance, breaker, retries, tls
             case connectTimeout = "connect_timeout"
             case requestTimeout = "request_timeout"
             case idleTimeout = "idle_timeout"
             case maxConcurrentRequests = "max_concurrent_requests"
-            case tlsVerify = "tls_verify"
-            case tlsCAFile = "tls_ca_file"
         }
 
         init(_ policy: ServicePolicy) {
@@ -64,8 +78,9 @@ struct ConfigView: Encodable {
             self.retries = Retries(
                 attempts: policy.retries.attempts, perTryTimeout: d(policy.retries.perTryTimeoutMs),
                 retryOn: policy.retries.retryOn.map(Condition.init), budgetPercent: policy.retries.budgetPercent)
-            self.tlsVerify = policy.tlsVerify
-            self.tlsCAFile = policy.tlsCAFile
+            self.tls = TLS(
+                caFile: policy.tlsCAFile, certFile: policy.tlsCertFile, keyFile: policy.tlsKeyFile,
+                serverName: policy.tlsServerName, insecureSkipVerify: !policy.tlsVerify)
         }
     }
 

@@ -56,6 +56,19 @@ extension ConfigLoader {
                 }
             ),
             (
+                "tls",
+                { value, path, policy, reader in
+                    Self.upstreamTLSTable(folder: folder).read(
+                        value, at: path, prefix: path, into: &policy, reader: &reader)
+                    if (policy.tlsCertFile == nil) != (policy.tlsKeyFile == nil) {
+                        reader.error(
+                            value, "\(path): cert_file and key_file go together (a client certificate and its key)")
+                    }
+                }
+            ),
+            // The keys before SPEC §18's `tls` block, kept as aliases of `tls.insecure_skip_verify` (inverted) and
+            // `tls.ca_file`.
+            (
                 "tls_verify",
                 { value, path, policy, reader in
                     if let v = reader.bool(value, at: path) { policy.tlsVerify = v }
@@ -64,7 +77,54 @@ extension ConfigLoader {
             (
                 "tls_ca_file",
                 { value, path, policy, reader in
-                    if let v = reader.string(value, at: path) { policy.tlsCAFile = Self.resolve(v, folder: folder) }
+                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
+                }
+            ),
+        ])
+    }
+
+    /// The `tls` block of a service policy: how Outrigger talks TLS to `https://` endpoints (SPEC §18).
+    static func upstreamTLSTable(folder: String) -> ConfigKeyTable<ServicePolicy> {
+        ConfigKeyTable([
+            (
+                "ca_file",
+                { value, path, policy, reader in
+                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
+                }
+            ),
+            (
+                "cert_file",
+                { value, path, policy, reader in
+                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCertFile = v }
+                }
+            ),
+            (
+                "key_file",
+                { value, path, policy, reader in
+                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsKeyFile = v }
+                }
+            ),
+            (
+                "server_name",
+                { value, path, policy, reader in
+                    guard let name = reader.string(value, at: path) else { return }
+                    let valid =
+                        !name.isEmpty && name.utf8.count <= 253
+                        && name.utf8.allSatisfy { byte in
+                            (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A)
+                                || (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2E
+                        }
+                    if valid {
+                        policy.tlsServerName = name
+                    } else {
+                        reader.error(value, "\(path) must be a DNS name (letters, digits, '-' and '.'), not '\(name)'")
+                    }
+                }
+            ),
+            (
+                "insecure_skip_verify",
+                { value, path, policy, reader in
+                    if let v = reader.bool(value, at: path) { policy.tlsVerify = !v }
                 }
             ),
         ])

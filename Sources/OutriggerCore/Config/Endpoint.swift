@@ -19,6 +19,14 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     public let curlBaseURL: String
 
     /// Creates an endpoint.
+    /// The base URL and `CURLOPT_CONNECT_TO` entry for an https endpoint reached under `serverName` (SNI and the
+    /// verified name): the URL names the server, the connection goes to the endpoint's own address.
+    func curlTarget(serverName: String?) -> (baseURL: String, connectTo: String?) {
+        guard let serverName, self.scheme == .https else { return (self.curlBaseURL, nil) }
+        let hostPart = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return ("https://\(serverName):\(self.port)/", "\(serverName):\(self.port):\(hostPart):\(self.port)")
+    }
+
     public init(scheme: Scheme, host: String, port: Int, socketPath: String?, original: String) {
         self.scheme = scheme
         self.host = host

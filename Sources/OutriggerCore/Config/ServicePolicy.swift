@@ -93,6 +93,13 @@ public struct ServicePolicy: Sendable, Equatable {
     public var tlsVerify = true
     /// A PEM bundle of CAs to trust for `https://` endpoints instead of the system's.
     public var tlsCAFile: String?
+    /// A client certificate (PEM) presented to `https://` endpoints (mTLS, SPEC §18); with `tlsKeyFile`.
+    public var tlsCertFile: String?
+    /// The private key (PEM) of `tlsCertFile`.
+    public var tlsKeyFile: String?
+    /// The name sent as SNI and verified in the upstream's certificate, instead of the endpoint's host; the
+    /// endpoint's address is still the one connected to.
+    public var tlsServerName: String?
 
     /// The defaults of SPEC §2.
     public init() {}

@@ -73,6 +73,20 @@ struct YAMLReader {
         return scalar.string
     }
 
+    /// A file path, resolved against `folder`, that can be opened for reading now (certificates, keys, CAs):
+    /// a missing or unreadable file is reported at the key, not at the first connection.
+    mutating func readableFile(_ node: YAMLNode, at path: String, folder: String) -> String? {
+        guard let text = self.string(node, at: path) else { return nil }
+        let resolved = ConfigLoader.resolve(text, folder: folder)
+        do {
+            _ = try Posix.readText(resolved)
+        } catch {
+            self.error(node, "cannot read \(path) '\(resolved)': \(error.reason)")
+            return nil
+        }
+        return resolved
+    }
+
     mutating func int(_ node: YAMLNode, at path: String, range: ClosedRange<Int>) -> Int? {
         guard let scalar = node.scalar, let value = Int(scalar.string) else {
             self.error(node, "\(path) must be an integer, not '\(node.scalar?.string ?? "a collection")'")

@@ -61,8 +61,9 @@ extension ProxyHandler {
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
                 trace: exchange.trace.map { (exchange.tracing, $0) }))
-        let request = UpstreamRequest(
-            baseURL: endpoint.curlBaseURL,
+        let target = endpoint.curlTarget(serverName: policy.tlsServerName)
+        var request = UpstreamRequest(
+            baseURL: target.baseURL,
             target: exchange.target,
             method: head.method.rawValue,
             headers: headers,
@@ -76,6 +77,11 @@ extension ProxyHandler {
                 isHead: exchange.isHead, clientIsHTTP11: head.version.major == 1 && head.version.minor >= 1,
                 keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID),
             holdStatuses: plan.holdStatuses)
+        if endpoint.scheme == .https {
+            request.tlsCertFile = policy.tlsCertFile
+            request.tlsKeyFile = policy.tlsKeyFile
+            request.connectTo = target.connectTo
+        }
         let worker = self.context.worker(for: context.eventLoop)
         let idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
         let transfer = Transfer(

@@ -44,6 +44,13 @@ struct CurlHeaderList {
         self.lines += 1
     }
 
+    /// Appends a line as curl takes it, up to a NUL byte.
+    mutating func append(line: String) {
+        self.appendUpToNul(line)
+        self.bytes.append(0)
+        self.lines += 1
+    }
+
     /// The list, in one block owned by the caller (nil when empty).
     func build() -> UnsafeMutablePointer<curl_slist>? {
         guard self.lines > 0 else { return nil }

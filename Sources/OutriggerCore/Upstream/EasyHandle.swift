@@ -10,6 +10,11 @@ final class EasyHandle {
     private let defaultCAFile: String?
     /// The CA bundle last set, so it is set again only when it changes.
     private var caFile: String?
+    /// The client certificate, key and connect-to entry last set (same reason).
+    private var certFile: String?
+    private var keyFile: String?
+    private var connectTo: String?
+    private var connectToList: UnsafeMutablePointer<curl_slist>?
 
     /// A handle whose constant options are set; `worker` receives the socket-open callback.
     init?(worker: UnsafeMutableRawPointer) {
@@ -74,6 +79,27 @@ final class EasyHandle {
             _ = ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, caFile)
             self.caFile = caFile
         }
+        if request.tlsCertFile != self.certFile {
+            _ = ccurl_easy_setopt_string(handle, CURLOPT_SSLCERT, request.tlsCertFile)
+            self.certFile = request.tlsCertFile
+        }
+        if request.tlsKeyFile != self.keyFile {
+            _ = ccurl_easy_setopt_string(handle, CURLOPT_SSLKEY, request.tlsKeyFile)
+            self.keyFile = request.tlsKeyFile
+        }
+        if request.connectTo != self.connectTo {
+            // curl keeps the list's pointer: the old one is freed only after the new one is set.
+            let list =
+                request.connectTo.map { entry -> UnsafeMutablePointer<curl_slist>? in
+                    var builder = CurlHeaderList(capacity: entry.utf8.count + 1)
+                    builder.append(line: entry)
+                    return builder.build()
+                } ?? nil
+            _ = ccurl_easy_setopt_slist(handle, CURLOPT_CONNECT_TO, list)
+            CurlHeaderList.free(self.connectToList)
+            self.connectToList = list
+            self.connectTo = request.connectTo
+        }
     }
 
     /// Drops the per-transfer references the handle holds (header list, callback pointer) once it is done.
@@ -84,6 +110,7 @@ final class EasyHandle {
 
     deinit {
         curl_easy_cleanup(self.handle)
+        CurlHeaderList.free(self.connectToList)
         self.errorBuffer.deallocate()
     }
 }

@@ -46,6 +46,12 @@ struct UpstreamRequest {
     var tlsVerify: Bool
     /// CA bundle for https endpoints.
     var tlsCAFile: String?
+    /// Client certificate and key for https endpoints (mTLS).
+    var tlsCertFile: String? = nil
+    var tlsKeyFile: String? = nil
+    /// `CURLOPT_CONNECT_TO` entry (`name:port:address:port`) when the URL names `tls.server_name` rather than the
+    /// endpoint's address.
+    var connectTo: String? = nil
     /// Response framing for the client.
     var framing: ClientFraming
     /// Statuses that may still be retried: such a response is held back (up to `Transfer.holdLimit`) instead of
