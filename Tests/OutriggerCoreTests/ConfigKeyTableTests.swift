@@ -8,6 +8,9 @@ import Testing
 @Suite("Config key tables")
 struct ConfigKeyTableTests {
     /// Reads `key: value` through `table` into `base`; returns the result and any errors.
+    /// A regular, readable file for the keys that name certificates and CAs: this test's own source.
+    static let someFile = #filePath
+
     static func apply<Target>(
         _ table: ConfigKeyTable<Target>, _ key: String, _ value: String, to base: Target
     ) -> (Target, [String]) {
@@ -38,12 +41,12 @@ struct ConfigKeyTableTests {
                 "connect_timeout": "7s", "request_timeout": "7s", "idle_timeout": "7s",
                 "max_concurrent_requests": "7", "balance": "least_request",
                 "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }",
-                "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "/dev/null",
+                "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "\(Self.someFile)",
             ])
         Self.checkEveryKey(
             ConfigLoader.upstreamTLSTable(folder: "/etc/outrigger"), base: ServicePolicy(),
             samples: [
-                "ca_file": "/dev/null", "cert_file": "/dev/null", "key_file": "/dev/null",
+                "ca_file": "\(Self.someFile)", "cert_file": "\(Self.someFile)", "key_file": "\(Self.someFile)",
                 "server_name": "orders.internal", "insecure_skip_verify": "true",
             ])
     }
@@ -53,8 +56,11 @@ struct ConfigKeyTableTests {
             ConfigLoader.policyTable(folder: "/nonexistent"), "tls", "{ ca_file: ca.pem }", to: ServicePolicy())
         #expect(missing.contains { $0.contains("cannot read section.tls.ca_file '/nonexistent/ca.pem'") }, "\(missing)")
         let (_, unpaired) = Self.apply(
-            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ cert_file: /dev/null }", to: ServicePolicy())
+            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ cert_file: '\(Self.someFile)' }", to: ServicePolicy())
         #expect(unpaired.contains { $0.contains("cert_file and key_file go together") }, "\(unpaired)")
+        let (_, device) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ ca_file: /dev/zero }", to: ServicePolicy())
+        #expect(device.contains { $0.contains("not a regular file") }, "\(device)")
         let (_, badName) = Self.apply(
             ConfigLoader.policyTable(folder: "/etc"), "tls", "{ server_name: 'a b' }", to: ServicePolicy())
         #expect(badName.contains { $0.contains("must be a DNS name") }, "\(badName)")

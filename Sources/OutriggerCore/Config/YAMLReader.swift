@@ -78,10 +78,8 @@ struct YAMLReader {
     mutating func readableFile(_ node: YAMLNode, at path: String, folder: String) -> String? {
         guard let text = self.string(node, at: path) else { return nil }
         let resolved = ConfigLoader.resolve(text, folder: folder)
-        do {
-            _ = try Posix.readText(resolved)
-        } catch {
-            self.error(node, "cannot read \(path) '\(resolved)': \(error.reason)")
+        if let problem = Posix.readableFileProblem(resolved) {
+            self.error(node, "cannot read \(path) '\(resolved)': \(problem)")
             return nil
         }
         return resolved

@@ -30,6 +30,18 @@ public enum Posix {
         return text
     }
 
+    /// Why `path` is not a regular file this process can open for reading, or nil when it is. Nothing is read:
+    /// a device or a pipe named by mistake must not hang `check`.
+    static func readableFileProblem(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { return Self.errorText(errno) }
+        defer { close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { return Self.errorText(errno) }
+        guard status.st_mode & S_IFMT == S_IFREG else { return "not a regular file" }
+        return nil
+    }
+
     /// `strerror` for an errno value.
     static func errorText(_ code: Int32) -> String { String(cString: strerror(code)) }
 
