@@ -76,6 +76,10 @@ services:
   untrusted:
     endpoints: [https://localhost:18443]
 YAML
+# The old spelling is accepted, and check says which key replaces it.
+"$BIN" check --config "$WORK/tls.yaml" >"$WORK/tls-check.out"
+grep -q "tls-registry.yaml:4:18: warning: services.secure.tls_ca_file is the old spelling of tls.ca_file" "$WORK/tls-check.out" \
+    && grep -q '^ok' "$WORK/tls-check.out" || { echo "check of the old spelling: $(cat "$WORK/tls-check.out")"; exit 1; }
 "$BIN" run --config "$WORK/tls.yaml" 2>"$WORK/tls-proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 1 100); do

@@ -24,6 +24,7 @@ enum Outrigger {
             let path = config ?? ConfigLoader.defaultPath()
             do {
                 let loaded = try ConfigLoader.load(configPath: path)
+                for warning in loaded.warnings { print(warning.description) }
                 print("ok: \(loaded.summary)")
             } catch {
                 print(error.description)
@@ -49,6 +50,9 @@ enum Outrigger {
         } catch {
             Posix.writeStandardError(error.description + "\n")
             return 64  // EX_USAGE, as linkerd2-proxy: a bad config is the operator's to fix.
+        }
+        for warning in loaded.warnings {
+            logger.warning("configuration", metadata: ["warning": "\(warning)"])
         }
         let service = OutriggerDaemon(loaded: loaded, configPath: configPath, logger: logger)
         let group = ServiceGroup(

@@ -96,3 +96,27 @@ struct ConfigKeyTableTests {
             samples: ["listen": "127.0.0.1:7", "token": "t", "token_file": tokenFile])
     }
 }
+
+@Suite("Config warnings")
+struct ConfigWarningTests {
+    @Test func skippedVerificationAndOldSpellings_areWarnedAtTheirKeys() throws {
+        var reader = YAMLReader(file: "registry.yaml")
+        let text = """
+            tls: { insecure_skip_verify: true }
+            tls_ca_file: '\(ConfigKeyTableTests.someFile)'
+            tls_verify: true
+
+            """
+        let composed = reader.compose(text)
+        let node = try #require(composed)
+        var policy = ServicePolicy()
+        ConfigLoader.policyTable(folder: "/").read(node, at: "svc", prefix: "svc", into: &policy, reader: &reader)
+        #expect(reader.errors.isEmpty, "\(reader.errors)")
+        let warnings = reader.warnings.map(\.description)
+        #expect(warnings.count == 3, "\(warnings)")
+        #expect(warnings.contains { $0.hasPrefix("registry.yaml:1:30: warning: svc.tls.insecure_skip_verify") })
+        #expect(warnings.contains { $0.hasPrefix("registry.yaml:2:14: warning: svc.tls_ca_file is the old spelling") })
+        #expect(warnings.contains { $0.hasPrefix("registry.yaml:3:13: warning: svc.tls_verify is the old spelling") })
+        #expect(policy.tlsVerify)  // the later key wins, as in the file
+    }
+}

@@ -71,16 +71,26 @@ extension ConfigLoader {
             (
                 "tls_verify",
                 { value, path, policy, reader in
-                    if let v = reader.bool(value, at: path) { policy.tlsVerify = v }
+                    reader.warn(value, "\(path) is the old spelling of tls.insecure_skip_verify (inverted)")
+                    guard let v = reader.bool(value, at: path) else { return }
+                    policy.tlsVerify = v
+                    if !v { Self.warnSkipVerify(value, at: path, reader: &reader) }
                 }
             ),
             (
                 "tls_ca_file",
                 { value, path, policy, reader in
+                    reader.warn(value, "\(path) is the old spelling of tls.ca_file")
                     if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
                 }
             ),
         ])
+    }
+
+    /// SPEC §18: allowed, and `check` says what it means.
+    static func warnSkipVerify(_ node: YAMLNode, at path: String, reader: inout YAMLReader) {
+        reader.warn(
+            node, "\(path): upstream certificates are not verified; anyone on the path can read and change the traffic")
     }
 
     /// The `tls` block of a service policy: how Outrigger talks TLS to `https://` endpoints (SPEC §18).
@@ -124,7 +134,9 @@ extension ConfigLoader {
             (
                 "insecure_skip_verify",
                 { value, path, policy, reader in
-                    if let v = reader.bool(value, at: path) { policy.tlsVerify = !v }
+                    guard let v = reader.bool(value, at: path) else { return }
+                    policy.tlsVerify = !v
+                    if v { Self.warnSkipVerify(value, at: path, reader: &reader) }
                 }
             ),
         ])

@@ -34,6 +34,7 @@ public enum ConfigLoader {
         var config = parsed.config
         config.path = Self.absolute(configPath)
         var errors = reader.errors
+        var warnings = reader.warnings
 
         let registryText: String?
         do {
@@ -53,6 +54,7 @@ public enum ConfigLoader {
                 text: registryText, reader: &registryReader, defaults: config.defaults,
                 folder: Self.folder(of: config.registryPath))
             errors += registryReader.errors
+            warnings += registryReader.warnings
             // Routes may only name services that exist: Outrigger is never an open proxy (SPEC §3).
             var routeReader = YAMLReader(file: configPath)
             for (position, route) in config.routes.enumerated() where registry.services[route.service] == nil {
@@ -71,7 +73,9 @@ public enum ConfigLoader {
             }
             throw ConfigErrors(sorted)
         }
-        return LoadedConfig(config: config, registry: registry)
+        var loaded = LoadedConfig(config: config, registry: registry)
+        loaded.warnings = warnings
+        return loaded
     }
 
     static func reason(_ error: any Error) -> String {

@@ -145,6 +145,9 @@ public struct LoadedConfig: Sendable {
     public var config: OutriggerConfig
     /// The services.
     public var registry: Registry
+    /// What is accepted but worth a look (an old key spelling, verification turned off), each at its position:
+    /// `check` prints them, `run` and reloads log them.
+    public var warnings: [ConfigError] = []
 
     /// Pairs a config with its registry.
     public init(config: OutriggerConfig, registry: Registry) {

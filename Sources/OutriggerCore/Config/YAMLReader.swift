@@ -30,6 +30,16 @@ struct YAMLReader {
             ConfigError(file: self.file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: message))
     }
 
+    /// What is accepted but worth a look, in the order met.
+    private(set) var warnings: [ConfigError] = []
+
+    /// Records a warning at a node's position.
+    mutating func warn(_ node: YAMLNode, _ message: String) {
+        self.warnings.append(
+            ConfigError(file: self.file, line: node.mark.line, column: node.mark.column, message: "warning: " + message)
+        )
+    }
+
     /// Records a problem about the file as a whole.
     mutating func fileError(_ message: String) {
         self.errors.append(ConfigError(file: self.file, line: 0, column: 0, message: message))

@@ -94,6 +94,9 @@ public final class DaemonRuntime: Sendable {
             self.proxy.replace(state: state)
             self.reloads.wrappingIncrement(ordering: .relaxed)
             self.logger.info("configuration reloaded", metadata: ["summary": "\(loaded.summary)"])
+            for warning in loaded.warnings {
+                self.logger.warning("configuration", metadata: ["warning": "\(warning)"])
+            }
             return .applied(loaded.summary)
         }
     }
