@@ -20,12 +20,7 @@ public func fuzzHeaderRules(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let context = propagator.context(for: headers, using: &random)
     let list = RequestHeaderRules.curlHeaders(
         .init(headers: headers, clientAddress: "127.0.0.1", requestID: "fuzz-id", trace: (propagator, context)))
-    var sent: [String] = []
-    var node = list
-    while let current = node {
-        sent.append(String(cString: current.pointee.data))
-        node = current.pointee.next
-    }
+    let sent = CurlHeaderList.lines(of: list)
     CurlHeaderList.free(list)
     let hopByHop: Set<String> = [
         "connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",

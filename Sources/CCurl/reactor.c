@@ -26,9 +26,6 @@ int ccurl_socket_timeout(void) { return CURL_SOCKET_TIMEOUT; }
 int ccurl_poll_in(void) { return CURL_POLL_IN; }
 int ccurl_poll_out(void) { return CURL_POLL_OUT; }
 int ccurl_poll_remove(void) { return CURL_POLL_REMOVE; }
-int ccurl_cselect_in(void) { return CURL_CSELECT_IN; }
-int ccurl_cselect_out(void) { return CURL_CSELECT_OUT; }
-int ccurl_cselect_err(void) { return CURL_CSELECT_ERR; }
 
 int ccurl_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 

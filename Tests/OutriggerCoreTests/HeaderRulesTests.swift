@@ -14,14 +14,8 @@ struct HeaderRulesTests {
 
     /// The lines of a curl header list, which it frees.
     static func drain(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
-        var out: [String] = []
-        var node = list
-        while let current = node {
-            out.append(String(cString: current.pointee.data))
-            node = current.pointee.next
-        }
-        CurlHeaderList.free(list)
-        return out
+        defer { CurlHeaderList.free(list) }
+        return CurlHeaderList.lines(of: list)
     }
 
     @Test func requestHeaders_dropHopByHop_appendForwarded_suppressCurlDefaults() {
@@ -127,25 +121,12 @@ struct HeaderRulesTests {
 
 @Suite("Curl header list in one block")
 struct CurlHeaderListTests {
-    /// Reads the lines back as curl would: C strings along the `next` chain.
-    static func lines(_ list: UnsafeMutablePointer<curl_slist>?) -> [String] {
-        var lines: [String] = []
-        var node = list
-        while let current = node {
-            lines.append(String(cString: current.pointee.data))
-            node = current.pointee.next
-        }
-        return lines
-    }
-
     @Test func linesComeBackInOrder_emptyValuesWithASemicolon() {
         var list = CurlHeaderList(capacity: 8)  // too small on purpose: the builder grows
         list.append(name: "Host", value: "svc")
         list.append(name: "X-Empty", value: "")
         list.append(line: "Expect:")
-        let built = list.build()
-        defer { CurlHeaderList.free(built) }
-        #expect(Self.lines(built) == ["Host: svc", "X-Empty;", "Expect:"])
+        #expect(HeaderRulesTests.drain(list.build()) == ["Host: svc", "X-Empty;", "Expect:"])
     }
 
     @Test func aNulByteEndsTheValue_asInTheCStringCurlReads() {
@@ -154,9 +135,7 @@ struct CurlHeaderListTests {
         list.append(name: "X-Drop", value: "a\u{0}b")
         list.append(name: "N\u{0}ame", value: "v")
         list.append(name: "After", value: "ok")
-        let built = list.build()
-        defer { CurlHeaderList.free(built) }
-        #expect(Self.lines(built) == ["X-Drop: a", "N: v", "After: ok"])
+        #expect(HeaderRulesTests.drain(list.build()) == ["X-Drop: a", "N: v", "After: ok"])
     }
 
     @Test func anEmptyListIsNil() {

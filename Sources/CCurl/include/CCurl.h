@@ -50,9 +50,6 @@ int ccurl_socket_timeout(void);
 int ccurl_poll_in(void);
 int ccurl_poll_out(void);
 int ccurl_poll_remove(void);
-int ccurl_cselect_in(void);
-int ccurl_cselect_out(void);
-int ccurl_cselect_err(void);
 
 /// An epoll instance (close-on-exec), or -1.
 int ccurl_epoll_create(void);

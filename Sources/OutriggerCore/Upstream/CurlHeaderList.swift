@@ -37,14 +37,7 @@ struct CurlHeaderList {
         }
     }
 
-    /// Appends a line as curl takes it (`Accept:` removes curl's own Accept header).
-    mutating func append(line: StaticString) {
-        line.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
-        self.bytes.append(0)
-        self.lines += 1
-    }
-
-    /// Appends a line as curl takes it, up to a NUL byte.
+    /// Appends a line as curl takes it, up to a NUL byte (`Accept:` removes curl's own Accept header).
     mutating func append(line: String) {
         self.appendUpToNul(line)
         self.bytes.append(0)
@@ -69,6 +62,17 @@ struct CurlHeaderList {
             offset += 1
         }
         return nodes
+    }
+
+    /// The lines of a list, as curl reads them (C strings along the `next` chain).
+    static func lines(of list: UnsafeMutablePointer<curl_slist>?) -> [String] {
+        var lines: [String] = []
+        var node = list
+        while let current = node {
+            lines.append(String(cString: current.pointee.data))
+            node = current.pointee.next
+        }
+        return lines
     }
 
     /// Frees a list made by `build`.
