@@ -8,8 +8,8 @@ import Testing
 @Suite("Config key tables")
 struct ConfigKeyTableTests {
     /// Reads `key: value` through `table` into `base`; returns the result and any errors.
-    /// A regular, readable file for the keys that name certificates and CAs: this test's own source.
-    static let someFile = #filePath
+    /// Real PEM files (made with openssl at test time) for the keys that name certificates, keys and CAs.
+    static var pki: TestPKI.Files { TestPKI.files }
 
     static func apply<Target>(
         _ table: ConfigKeyTable<Target>, _ key: String, _ value: String, to base: Target
@@ -41,12 +41,12 @@ struct ConfigKeyTableTests {
                 "connect_timeout": "7s", "request_timeout": "7s", "idle_timeout": "7s",
                 "max_concurrent_requests": "7", "balance": "least_request",
                 "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }",
-                "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "\(Self.someFile)",
+                "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "\(Self.pki.ca)",
             ])
         Self.checkEveryKey(
             ConfigLoader.upstreamTLSTable(folder: "/etc/outrigger"), base: ServicePolicy(),
             samples: [
-                "ca_file": "\(Self.someFile)", "cert_file": "\(Self.someFile)", "key_file": "\(Self.someFile)",
+                "ca_file": "\(Self.pki.ca)", "cert_file": "\(Self.pki.leaf)", "key_file": "\(Self.pki.leafKey)",
                 "server_name": "orders.internal", "insecure_skip_verify": "true",
             ])
     }
@@ -56,8 +56,29 @@ struct ConfigKeyTableTests {
             ConfigLoader.policyTable(folder: "/nonexistent"), "tls", "{ ca_file: ca.pem }", to: ServicePolicy())
         #expect(missing.contains { $0.contains("cannot read section.tls.ca_file '/nonexistent/ca.pem'") }, "\(missing)")
         let (_, unpaired) = Self.apply(
-            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ cert_file: '\(Self.someFile)' }", to: ServicePolicy())
+            ConfigLoader.policyTable(folder: "/etc"), "tls", "{ cert_file: '\(Self.pki.leaf)' }", to: ServicePolicy())
         #expect(unpaired.contains { $0.contains("cert_file and key_file go together") }, "\(unpaired)")
+        let (_, mismatched) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls",
+            "{ cert_file: '\(Self.pki.leaf)', key_file: '\(Self.pki.otherKey)' }", to: ServicePolicy())
+        #expect(
+            mismatched == [
+                "section.tls.key_file '\(Self.pki.otherKey)': the key does not match the certificate (its first one, "
+                    + "when a chain) '\(Self.pki.leaf)'"
+            ], "\(mismatched)")
+        let (_, notPEM) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls",
+            "{ ca_file: '\(Self.pki.junk)', cert_file: '\(Self.pki.junk)', key_file: '\(Self.pki.junk)' }",
+            to: ServicePolicy())
+        #expect(notPEM.filter { $0.contains("no PEM certificate in the file") }.count == 2, "\(notPEM)")
+        #expect(
+            notPEM.contains { $0.hasPrefix("section.tls.key_file") && $0.contains("no readable PEM private key") },
+            "\(notPEM)")
+        let (matched, good) = Self.apply(
+            ConfigLoader.policyTable(folder: "/etc"), "tls",
+            "{ cert_file: '\(Self.pki.leaf)', key_file: '\(Self.pki.leafKey)' }", to: ServicePolicy())
+        #expect(
+            good.isEmpty && matched.tlsCertFile == Self.pki.leaf && matched.tlsKeyFile == Self.pki.leafKey, "\(good)")
         let (_, device) = Self.apply(
             ConfigLoader.policyTable(folder: "/etc"), "tls", "{ ca_file: /dev/zero }", to: ServicePolicy())
         #expect(device.contains { $0.contains("not a regular file") }, "\(device)")
@@ -94,6 +115,42 @@ struct ConfigKeyTableTests {
         Self.checkEveryKey(
             ConfigLoader.adminTable(folder: "/nonexistent"), base: OutriggerConfig.Admin(),
             samples: ["listen": "127.0.0.1:7", "token": "t", "token_file": tokenFile])
+        Self.checkEveryKey(
+            ConfigLoader.inboundTLSTable(folder: "/nonexistent"), base: OutriggerConfig.InboundTLS(),
+            samples: [
+                "listen": "127.0.0.1:7", "cert_file": Self.pki.leaf, "key_file": Self.pki.leafKey,
+                "client_ca_file": Self.pki.ca, "min_version": "'1.3'", "alpn": "[h2, http/1.1]",
+            ])
+    }
+
+    @Test func inboundTLS_needsItsPair_andNamesWhatIsWrong() {
+        func errors(_ text: String) -> [String] {
+            var reader = YAMLReader(file: "outrigger.yaml")
+            guard let node = reader.compose(text) else { return ["no node"] }
+            _ = ConfigLoader.parseInboundTLS(node, at: "tls", folder: "/", reader: &reader)
+            return reader.errors.map(\.description) + reader.warnings.map(\.description)
+        }
+        #expect(
+            errors("listen: 127.0.0.1:7\n") == [
+                "outrigger.yaml:1:1: tls.cert_file is required to serve TLS",
+                "outrigger.yaml:1:1: tls.key_file is required to serve TLS",
+            ])
+        let pair = "cert_file: '\(Self.pki.leaf)'\nkey_file: '\(Self.pki.otherKey)'\n"
+        #expect(errors("listen: 127.0.0.1:7\n" + pair).first?.hasPrefix("outrigger.yaml:3:11: tls.key_file") == true)
+        let good = "listen: 127.0.0.1:7\ncert_file: '\(Self.pki.leaf)'\nkey_file: '\(Self.pki.leafKey)'\n"
+        #expect(errors(good).isEmpty)
+        #expect(
+            errors(good + "min_version: '1.1'\n") == [
+                "outrigger.yaml:4:14: tls.min_version must be \"1.2\" or \"1.3\", not '1.1'"
+            ])
+        #expect(
+            errors(good + "alpn: [spdy/3]\n") == [
+                "outrigger.yaml:4:8: tls.alpn entries must be h2 or http/1.1, not 'spdy/3'"
+            ])
+        #expect(
+            errors(good + "alpn: [h2]\n") == [
+                "outrigger.yaml:4:8: warning: tls.alpn: h2 is not served yet and is not offered; http/1.1 is"
+            ])
     }
 }
 
@@ -103,7 +160,7 @@ struct ConfigWarningTests {
         var reader = YAMLReader(file: "registry.yaml")
         let text = """
             tls: { insecure_skip_verify: true }
-            tls_ca_file: '\(ConfigKeyTableTests.someFile)'
+            tls_ca_file: '\(ConfigKeyTableTests.pki.ca)'
             tls_verify: true
 
             """

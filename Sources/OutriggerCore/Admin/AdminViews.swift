@@ -85,9 +85,10 @@ struct StatsView: Encodable {
     var failedReloads: Int
     var accessLog: AccessLogView?
     var services: [String: ServiceStatsView]
+    var tls: TLSCounts?
 
     enum CodingKeys: String, CodingKey {
-        case ready, connections, requests, reloads, services
+        case ready, connections, requests, reloads, services, tls
         case uptimeSeconds = "uptime_seconds"
         case failedReloads = "failed_reloads"
         case accessLog = "access_log"
@@ -108,6 +109,7 @@ struct StatsView: Encodable {
                 failed: $0.failed.load(ordering: .relaxed))
         }
         self.services = proxy.state().services.mapValues { ServiceStatsView(ServiceSnapshot($0)) }
+        self.tls = TLSCounts(runtime)
     }
 }
 

@@ -160,8 +160,27 @@ struct ConfigView: Encodable {
         }
     }
 
+    /// The TLS listener, when configured (file paths only: nothing of the key is shown).
+    struct InboundTLS: Encodable {
+        var listen: String
+        var certFile: String
+        var keyFile: String
+        var clientCAFile: String?
+        var minVersion: String
+        var alpn: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case listen, alpn
+            case certFile = "cert_file"
+            case keyFile = "key_file"
+            case clientCAFile = "client_ca_file"
+            case minVersion = "min_version"
+        }
+    }
+
     var configFile: String?
     var listen: String
+    var tls: InboundTLS?
     var admin: Admin
     var registry: String
     var workers: Workers
@@ -174,7 +193,7 @@ struct ConfigView: Encodable {
     var services: [String: Service]
 
     enum CodingKeys: String, CodingKey {
-        case listen, admin, registry, workers, limits, tracing, routes, defaults, services
+        case listen, tls, admin, registry, workers, limits, tracing, routes, defaults, services
         case configFile = "config_file"
         case drainTimeout = "drain_timeout"
         case accessLog = "access_log"
@@ -187,6 +206,12 @@ struct ConfigView: Encodable {
         let d = ConfigDuration.format(milliseconds:)
         self.configFile = config.path
         self.listen = config.listen.description
+        self.tls = config.tls.map {
+            InboundTLS(
+                listen: $0.listen.description, certFile: $0.certFile, keyFile: $0.keyFile,
+                clientCAFile: $0.clientCAFile,
+                minVersion: $0.minVersion.rawValue, alpn: $0.alpn)
+        }
         let source: String?
         switch config.admin.tokenSource {
         case .none: source = nil

@@ -15,6 +15,8 @@ struct PrometheusRenderer {
         var reloads: Int
         var failedReloads: Int
         var services: [Service]
+        /// TLS listener handshakes and failures by reason, when a TLS listener is configured.
+        var tls: TLSCounts? = nil
     }
 
     private var out = ""
@@ -56,6 +58,14 @@ struct PrometheusRenderer {
         self.family("reloads_total", "counter", "Configuration reloads by result.")
         self.sample("reloads_total", [("result", "applied")], Double(s.reloads))
         self.sample("reloads_total", [("result", "refused")], Double(s.failedReloads))
+        if let tls = s.tls {
+            self.family("tls_handshakes_total", "counter", "TLS handshakes completed on the TLS listener.")
+            self.sample("tls_handshakes_total", [], Double(tls.handshakes))
+            self.family("tls_handshake_failures_total", "counter", "TLS handshakes that failed, by reason.")
+            for (reason, count) in tls.failures {
+                self.sample("tls_handshake_failures_total", [("reason", reason)], Double(count))
+            }
+        }
     }
 
     private mutating func perService(_ services: [Service]) {
@@ -154,6 +164,38 @@ struct PrometheusRenderer {
             accessLogDropped: runtime.accessLog?.dropped.load(ordering: .relaxed) ?? 0,
             reloads: runtime.reloads.load(ordering: .relaxed),
             failedReloads: runtime.failedReloads.load(ordering: .relaxed),
-            services: services)
+            services: services, tls: TLSCounts(runtime))
+    }
+}
+
+/// The TLS listener's counters at one moment, as `/stats` and `/metrics` show them.
+struct TLSCounts: Encodable {
+    var handshakes: Int
+    var failures: [(reason: String, count: Int)]
+
+    /// Nil when no TLS listener is configured.
+    init?(_ runtime: DaemonRuntime) {
+        guard runtime.proxy.state().loaded.config.tls != nil else { return nil }
+        let stats = runtime.proxy.tlsStats
+        self.init(handshakes: stats.handshakes.load(ordering: .relaxed), failures: stats.failureCounts)
+    }
+
+    init(handshakes: Int, failures: [(reason: String, count: Int)]) {
+        self.handshakes = handshakes
+        self.failures = failures
+    }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(self.handshakes, forKey: Key(stringValue: "handshakes"))
+        var failures = container.nestedContainer(keyedBy: Key.self, forKey: Key(stringValue: "handshake_failures"))
+        for (reason, count) in self.failures { try failures.encode(count, forKey: Key(stringValue: reason)) }
     }
 }

@@ -62,6 +62,12 @@ extension ConfigLoader {
                 }
             ),
             (
+                "tls",
+                { value, path, parsed, reader in
+                    parsed.config.tls = Self.parseInboundTLS(value, at: path, folder: folder, reader: &reader)
+                }
+            ),
+            (
                 "registry",
                 { value, path, parsed, reader in
                     parsed.registryNode = value
@@ -123,6 +129,87 @@ extension ConfigLoader {
                 { value, path, parsed, reader in
                     parsed.config.defaults = Self.parsePolicy(
                         value, base: ServicePolicy(), at: path, folder: folder, reader: &reader)
+                }
+            ),
+        ])
+    }
+
+    /// The TLS listener block (SPEC §18): listen, cert_file and key_file are required; the pair must match.
+    static func parseInboundTLS(
+        _ node: YAMLNode, at path: String, folder: String, reader: inout YAMLReader
+    ) -> OutriggerConfig.InboundTLS? {
+        var tls = OutriggerConfig.InboundTLS()
+        let errorsBefore = reader.errors.count
+        guard
+            let pairs = Self.inboundTLSTable(folder: folder).read(
+                node, at: path, prefix: path, into: &tls, reader: &reader)
+        else { return nil }
+        for required in ["listen", "cert_file", "key_file"] where !pairs.contains(where: { $0.key == required }) {
+            reader.error(node, "\(path).\(required) is required to serve TLS")
+        }
+        guard reader.errors.count == errorsBefore else { return nil }
+        if let keyNode = pairs.first(where: { $0.key == "key_file" })?.value {
+            reader.checkPair(certificate: tls.certFile, key: tls.keyFile, keyNode: keyNode, at: "\(path).key_file")
+        }
+        return tls
+    }
+
+    static func inboundTLSTable(folder: String) -> ConfigKeyTable<OutriggerConfig.InboundTLS> {
+        ConfigKeyTable([
+            (
+                "listen",
+                { value, path, tls, reader in
+                    if let address = Self.listenAddress(value, at: path, reader: &reader) { tls.listen = address }
+                }
+            ),
+            (
+                "cert_file",
+                { value, path, tls, reader in
+                    if let v = reader.certificateFile(value, at: path, folder: folder) { tls.certFile = v }
+                }
+            ),
+            (
+                "key_file",
+                { value, path, tls, reader in
+                    if let v = reader.keyFile(value, at: path, folder: folder) { tls.keyFile = v }
+                }
+            ),
+            (
+                "client_ca_file",
+                { value, path, tls, reader in
+                    if let v = reader.certificateFile(value, at: path, folder: folder) { tls.clientCAFile = v }
+                }
+            ),
+            (
+                "min_version",
+                { value, path, tls, reader in
+                    guard let text = reader.string(value, at: path) else { return }
+                    if let version = OutriggerConfig.InboundTLS.MinimumVersion(rawValue: text) {
+                        tls.minVersion = version
+                    } else {
+                        reader.error(value, "\(path) must be \"1.2\" or \"1.3\", not '\(text)'")
+                    }
+                }
+            ),
+            (
+                "alpn",
+                { value, path, tls, reader in
+                    guard let items = reader.sequence(value, at: path) else { return }
+                    var offered: [String] = []
+                    for item in items {
+                        guard let name = reader.string(item, at: path) else { continue }
+                        switch name {
+                        case "http/1.1", "h2":
+                            if !offered.contains(name) { offered.append(name) }
+                            if name == "h2" {
+                                // Offered once HTTP/2 is served; until then a client must not pick it.
+                                reader.warn(item, "\(path): h2 is not served yet and is not offered; http/1.1 is")
+                            }
+                        default:
+                            reader.error(item, "\(path) entries must be h2 or http/1.1, not '\(name)'")
+                        }
+                    }
+                    tls.alpn = offered.isEmpty ? ["http/1.1"] : offered
                 }
             ),
         ])

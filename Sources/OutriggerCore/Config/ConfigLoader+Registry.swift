@@ -58,11 +58,15 @@ extension ConfigLoader {
             (
                 "tls",
                 { value, path, policy, reader in
-                    Self.upstreamTLSTable(folder: folder).read(
+                    let pairs = Self.upstreamTLSTable(folder: folder).read(
                         value, at: path, prefix: path, into: &policy, reader: &reader)
                     if (policy.tlsCertFile == nil) != (policy.tlsKeyFile == nil) {
                         reader.error(
                             value, "\(path): cert_file and key_file go together (a client certificate and its key)")
+                    } else if let certificate = policy.tlsCertFile, let key = policy.tlsKeyFile,
+                        let keyNode = pairs?.first(where: { $0.key == "key_file" })?.value
+                    {
+                        reader.checkPair(certificate: certificate, key: key, keyNode: keyNode, at: "\(path).key_file")
                     }
                 }
             ),
@@ -81,7 +85,7 @@ extension ConfigLoader {
                 "tls_ca_file",
                 { value, path, policy, reader in
                     reader.warn(value, "\(path) is the old spelling of tls.ca_file")
-                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
+                    if let v = reader.certificateFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
                 }
             ),
         ])
@@ -99,19 +103,19 @@ extension ConfigLoader {
             (
                 "ca_file",
                 { value, path, policy, reader in
-                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
+                    if let v = reader.certificateFile(value, at: path, folder: folder) { policy.tlsCAFile = v }
                 }
             ),
             (
                 "cert_file",
                 { value, path, policy, reader in
-                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsCertFile = v }
+                    if let v = reader.certificateFile(value, at: path, folder: folder) { policy.tlsCertFile = v }
                 }
             ),
             (
                 "key_file",
                 { value, path, policy, reader in
-                    if let v = reader.readableFile(value, at: path, folder: folder) { policy.tlsKeyFile = v }
+                    if let v = reader.keyFile(value, at: path, folder: folder) { policy.tlsKeyFile = v }
                 }
             ),
             (

@@ -81,12 +81,42 @@ public struct OutriggerConfig: Sendable {
         }
     }
 
+    /// The TLS listener of SPEC §18, beside the plain one.
+    public struct InboundTLS: Sendable, Equatable {
+        /// The lowest protocol version accepted.
+        public enum MinimumVersion: String, Sendable, Equatable {
+            case tls12 = "1.2"
+            case tls13 = "1.3"
+        }
+
+        public var listen: ListenAddress = .inet(host: "127.0.0.1", port: 15443)
+        /// The certificate chain, PEM (resolved path).
+        public var certFile = ""
+        /// Its private key, PEM (resolved path).
+        public var keyFile = ""
+        /// When set, clients must present a certificate signed by this CA (mTLS).
+        public var clientCAFile: String?
+        public var minVersion = MinimumVersion.tls12
+        /// ALPN protocols as configured, in order of preference.
+        public var alpn = ["http/1.1"]
+
+        /// What the handshake offers: the configured protocols Outrigger serves (h2 waits for HTTP/2 inbound).
+        public var offeredALPN: [String] {
+            let served = self.alpn.filter { $0 == "http/1.1" }
+            return served.isEmpty ? ["http/1.1"] : served
+        }
+
+        public init() {}
+    }
+
     /// The file this configuration was read from (absolute), if any.
     public var path: String?
     /// The inbound proxy listener.
     public var listen: ListenAddress = .inet(host: "127.0.0.1", port: 15001)
     /// The admin listener.
     public var admin = Admin()
+    /// The TLS listener, when configured.
+    public var tls: InboundTLS?
     /// Path of the registry file, resolved against the config file's folder.
     public var registryPath = "registry.yaml"
     /// Event-loop threads; nil means one per CPU core.

@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 
 /// Everything the admin API and the signal handlers act on: the running proxy, its config file, readiness and
 /// reload (SPEC §7, §9).
@@ -82,6 +83,22 @@ public final class DaemonRuntime: Sendable {
             if loaded.config.workers != current.workers {
                 problems.append("workers changed: restart Outrigger to apply it")
             }
+            if loaded.config.tls?.listen != current.tls?.listen {
+                problems.append(
+                    "tls.listen changed from \(current.tls.map { "\($0.listen)" } ?? "none") to "
+                        + "\(loaded.config.tls.map { "\($0.listen)" } ?? "none"): restart Outrigger to apply it")
+            }
+            // SPEC §18: the pair is read again on every reload; a bad one refuses the reload and the old one stays.
+            var tlsContext: NIOSSLContext?
+            if problems.isEmpty, let tls = loaded.config.tls {
+                do {
+                    tlsContext = try self.proxy.makeTLSContext(tls)
+                } catch {
+                    problems.append(
+                        "tls: cannot use cert_file '\(tls.certFile)' with key_file '\(tls.keyFile)': \(error); "
+                            + "the running certificate stays in use")
+                }
+            }
             guard problems.isEmpty else {
                 self.failedReloads.wrappingIncrement(ordering: .relaxed)
                 self.logger.error("reload refused", metadata: ["errors": "\(problems.joined(separator: "; "))"])
@@ -92,6 +109,7 @@ public final class DaemonRuntime: Sendable {
             }
             let state = ProxyState(loaded: loaded, logger: self.logger, previous: self.proxy.state())
             self.proxy.replace(state: state)
+            if let tlsContext { self.proxy.replaceTLS(context: tlsContext) }
             self.reloads.wrappingIncrement(ordering: .relaxed)
             self.logger.info("configuration reloaded", metadata: ["summary": "\(loaded.summary)"])
             for warning in loaded.warnings {

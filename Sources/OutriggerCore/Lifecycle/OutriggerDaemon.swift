@@ -72,7 +72,12 @@ public struct OutriggerDaemon: Service {
                 }
             }
             if let path = self.configPath {
-                let watcher = ConfigWatcher(paths: { [path, runtime.proxy.state().loaded.config.registryPath] })
+                let watcher = ConfigWatcher(paths: {
+                    let config = runtime.proxy.state().loaded.config
+                    // A renamed certificate or key (cert-manager, certbot) reloads like a renamed config (SPEC §18).
+                    let tlsFiles = config.tls.map { [$0.certFile, $0.keyFile] + ($0.clientCAFile.map { [$0] } ?? []) }
+                    return [path, config.registryPath] + (tlsFiles ?? [])
+                })
                 group.addTask {
                     await watcher.run { changed in
                         self.logger.info("configuration file replaced, reloading", metadata: ["file": "\(changed)"])

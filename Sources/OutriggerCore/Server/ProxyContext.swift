@@ -2,6 +2,7 @@ import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOSSL
 
 /// What every connection of the proxy listener shares: the current config snapshot, the curl workers and counters.
 final class ProxyContext: Sendable {
@@ -19,6 +20,9 @@ final class ProxyContext: Sendable {
     let draining = ManagedAtomic<Bool>(false)
     /// Open client channels, so a drain can reach idle keep-alive connections.
     let channels = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    /// The TLS listener's current context (nil without one); replaced by reloads.
+    let tlsContext = NIOLockedValueBox<NIOSSLContext?>(nil)
+    let tlsStats = TLSStats()
     /// Per-request upstream failures, aggregated before they reach the log.
     let failureLog: FailureLog
 

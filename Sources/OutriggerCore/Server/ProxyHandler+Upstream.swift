@@ -60,7 +60,9 @@ extension ProxyHandler {
         let headers = RequestHeaderRules.curlHeaders(
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
-                trace: exchange.trace.map { (exchange.tracing, $0) }))
+                trace: exchange.trace.map { (exchange.tracing, $0) },
+                forwardedProto: self.tls == nil ? "http" : "https",
+                clientCertificate: self.tls?.clientCertificate))
         let target = endpoint.curlTarget(serverName: policy.tlsServerName)
         var request = UpstreamRequest(
             baseURL: target.baseURL,

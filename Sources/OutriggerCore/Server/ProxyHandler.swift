@@ -23,9 +23,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     var timer: Scheduled<Void>?
     var timerScheduledFor: NIODeadline?
 
-    init(context: ProxyContext, connectionGuard: ConnectionGuard) {
+    /// Set on the TLS listener: `X-Forwarded-Proto: https` and the client certificate (SPEC §18).
+    let tls: InboundTLSInfo?
+
+    init(context: ProxyContext, connectionGuard: ConnectionGuard, tls: InboundTLSInfo? = nil) {
         self.context = context
         self.connectionGuard = connectionGuard
+        self.tls = tls
     }
 
     // === impl ChannelHandler ===

@@ -2,16 +2,20 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
-/// The inbound HTTP/1.1 listener of SPEC §2/§3: one curl worker per event loop, connection limits and timers.
+/// The inbound HTTP/1.1 listeners of SPEC §2/§3 (and the TLS one of §18): one curl worker per event loop, connection limits and timers.
 public final class ProxyServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let workers: [CurlWorker]
     private let context: ProxyContext
     private let channel: any Channel
+    private let tlsChannel: (any Channel)?
     private let failureLogFlush: RepeatedTask
     /// The address actually bound (with the real port when the config asked for port 0).
     public let localAddress: SocketAddress?
+    /// The TLS listener's address, when one is configured.
+    public let tlsLocalAddress: SocketAddress?
 
     /// Binds the listener and starts the workers; throws when the address cannot be bound.
     public static func start(state: ProxyState, logger: Logger, accessLog: AccessLog? = nil) async throws -> ProxyServer
@@ -29,7 +33,51 @@ public final class ProxyServer: Sendable {
         }
         let context = ProxyContext(
             state: state, workers: map, fallback: workers[0], logger: logger, accessLog: accessLog)
-        let bootstrap = ServerBootstrap(group: group)
+        let bootstrap = Self.bootstrap(group: group, context: context, tls: false)
+        let channel: any Channel
+        do {
+            switch config.listen {
+            case .inet(let host, let port):
+                channel = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path):
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            }
+        } catch {
+            for worker in workers { worker.shutdown() }
+            try? await group.shutdownGracefully()
+            throw ListenError(address: config.listen, underlying: error)
+        }
+        var tlsChannel: (any Channel)?
+        if let tls = config.tls {
+            do {
+                context.tlsContext.withLockedValue { $0 = nil }
+                let sslContext = try InboundTLSContext.make(tls)
+                context.tlsContext.withLockedValue { $0 = sslContext }
+                let tlsBootstrap = Self.bootstrap(group: group, context: context, tls: true)
+                switch tls.listen {
+                case .inet(let host, let port):
+                    tlsChannel = try await tlsBootstrap.bind(host: host, port: port).get()
+                case .unix(let path):
+                    tlsChannel = try await tlsBootstrap.bind(
+                        unixDomainSocketPath: path, cleanupExistingSocketFile: true
+                    )
+                    .get()
+                }
+            } catch {
+                try? await channel.close()
+                for worker in workers { worker.shutdown() }
+                try? await group.shutdownGracefully()
+                throw ListenError(address: tls.listen, underlying: error)
+            }
+        }
+        return ProxyServer(group: group, workers: workers, context: context, channel: channel, tlsChannel: tlsChannel)
+    }
+
+    /// The listener's channel setup; with `tls`, the connection first goes through the current TLS context.
+    private static func bootstrap(group: MultiThreadedEventLoopGroup, context: ProxyContext, tls: Bool)
+        -> ServerBootstrap
+    {
+        ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -48,7 +96,16 @@ public final class ProxyServer: Sendable {
                     context.refusedConnections.wrappingIncrement(ordering: .relaxed)
                     return channel.close()
                 }
+                let sslContext = tls ? context.tlsContext.withLockedValue { $0 } : nil
                 return channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    var tlsInfo: InboundTLSInfo?
+                    if let sslContext {
+                        let info = InboundTLSInfo()
+                        try sync.addHandler(NIOSSLServerHandler(context: sslContext))
+                        try sync.addHandler(TLSConnectionObserver(stats: context.tlsStats, info: info))
+                        tlsInfo = info
+                    }
                     let guardHandler = ConnectionGuard(
                         headerTimeoutMs: limits.headerReadTimeoutMs, idleTimeoutMs: limits.clientIdleTimeoutMs)
                     var decoderLimits = NIOHTTPDecoderLimitConfiguration()
@@ -57,35 +114,24 @@ public final class ProxyServer: Sendable {
                     let decoder = HTTPRequestDecoder(
                         leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
                         limitConfiguration: decoderLimits)
-                    let sync = channel.pipeline.syncOperations
                     try sync.addHandler(guardHandler)
                     try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(ProxyHandler(context: context, connectionGuard: guardHandler))
+                    try sync.addHandler(ProxyHandler(context: context, connectionGuard: guardHandler, tls: tlsInfo))
                 }
             }
-        let channel: any Channel
-        do {
-            switch config.listen {
-            case .inet(let host, let port):
-                channel = try await bootstrap.bind(host: host, port: port).get()
-            case .unix(let path):
-                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            }
-        } catch {
-            for worker in workers { worker.shutdown() }
-            try? await group.shutdownGracefully()
-            throw ListenError(address: config.listen, underlying: error)
-        }
-        return ProxyServer(group: group, workers: workers, context: context, channel: channel)
     }
 
-    private init(group: MultiThreadedEventLoopGroup, workers: [CurlWorker], context: ProxyContext, channel: any Channel)
-    {
+    private init(
+        group: MultiThreadedEventLoopGroup, workers: [CurlWorker], context: ProxyContext, channel: any Channel,
+        tlsChannel: (any Channel)?
+    ) {
         self.group = group
         self.workers = workers
         self.context = context
         self.channel = channel
+        self.tlsChannel = tlsChannel
         self.localAddress = channel.localAddress
+        self.tlsLocalAddress = tlsChannel?.localAddress
         self.failureLogFlush = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             context.failureLog.flush()
         }
@@ -109,6 +155,17 @@ public final class ProxyServer: Sendable {
     /// Swaps the configuration snapshot used by new requests.
     public func replace(state: ProxyState) { self.context.replace(state) }
 
+    /// Builds the TLS context of `tls` without using it: a reload checks the new pair before swapping anything.
+    public func makeTLSContext(_ tls: OutriggerConfig.InboundTLS) throws -> NIOSSLContext {
+        try InboundTLSContext.make(tls)
+    }
+
+    /// New TLS connections use `context` from now on; open ones keep theirs.
+    public func replaceTLS(context: NIOSSLContext) { self.context.tlsContext.withLockedValue { $0 = context } }
+
+    /// TLS handshakes completed, and failures by reason.
+    var tlsStats: TLSStats { self.context.tlsStats }
+
     /// Stops accepting, lets in-flight requests finish within `drainTimeoutMs` (idle keep-alive connections close
     /// at once, busy ones after their current response), then closes what is left and stops everything (SPEC §9).
     /// Returns how many connections had to be cut.
@@ -116,6 +173,7 @@ public final class ProxyServer: Sendable {
     public func shutdown(drainTimeoutMs: Int64) async -> Int {
         self.context.draining.store(true, ordering: .relaxed)
         try? await self.channel.close()
+        try? await self.tlsChannel?.close()
         for channel in self.context.channels.withLockedValue({ Array($0.values) }) {
             channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
         }

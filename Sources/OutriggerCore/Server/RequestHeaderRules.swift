@@ -4,7 +4,7 @@ import NIOHTTP1
 /// The request-side header rules of SPEC §4, applied while building the header list handed to libcurl.
 ///
 /// Order and duplicates are kept; hop-by-hop headers (and those the client's `Connection` names) are dropped;
-/// `X-Forwarded-For` gets the client address appended; `X-Forwarded-Proto` and `X-Forwarded-Host` are set only when
+/// `X-Forwarded-For` gets the client address appended; a client's own `x-forwarded-client-cert` is dropped; `X-Forwarded-Proto` and `X-Forwarded-Host` are set only when
 /// absent; `x-request-id` carries the id of this request; and curl's own `Accept` and `Expect` are suppressed so the
 /// upstream sees only what the client sent.
 enum RequestHeaderRules {
@@ -14,11 +14,15 @@ enum RequestHeaderRules {
         var requestID: String
         /// Trace headers to write (nil: trace headers pass untouched).
         var trace: (propagator: TracePropagator, context: TraceContext)? = nil
+        /// The scheme the client used, for `X-Forwarded-Proto` when the client sent none.
+        var forwardedProto = "http"
+        /// The verified client certificate (SPEC §18), sent as `x-forwarded-client-cert`.
+        var clientCertificate: String? = nil
     }
 
     /// Headers the rules treat specially, recognised without allocating a lower-cased copy of every name.
     enum Special {
-        case none, expect, accept, host, forwardedProto, forwardedHost, forwardedFor, requestID
+        case none, expect, accept, host, forwardedProto, forwardedHost, forwardedFor, requestID, clientCertificate
         /// A trace header, with its lower-cased name.
         case trace(String)
     }
@@ -39,6 +43,7 @@ enum RequestHeaderRules {
         case 16 where HeaderNames.equalsLowercase(utf8, "x-forwarded-host"): return .forwardedHost
         case 17 where HeaderNames.equalsLowercase(utf8, "x-forwarded-proto"): return .forwardedProto
         case 17 where HeaderNames.equalsLowercase(utf8, "x-b3-parentspanid"): return .trace("x-b3-parentspanid")
+        case 23 where HeaderNames.equalsLowercase(utf8, "x-forwarded-client-cert"): return .clientCertificate
         default: return .none
         }
     }
@@ -46,7 +51,7 @@ enum RequestHeaderRules {
     /// Builds the curl header list in one allocation (`CurlHeaderList`). The caller owns the returned list (freed
     /// by the worker after the transfer with `CurlHeaderList.free`).
     static func curlHeaders(_ input: Input) -> UnsafeMutablePointer<curl_slist>? {
-        var capacity = 160 + input.requestID.utf8.count
+        var capacity = 160 + input.requestID.utf8.count + (input.clientCertificate.map { $0.utf8.count + 28 } ?? 0)
         for (name, value) in input.headers { capacity += name.utf8.count + value.utf8.count + 3 }
         var list = CurlHeaderList(capacity: capacity)
         func append(_ name: String, _ value: String) {
@@ -99,6 +104,9 @@ enum RequestHeaderRules {
                 if index == lastForwardedFor, let client = input.clientAddress {
                     value = value.isEmpty ? client : value + ", " + client
                 }
+            case .clientCertificate:
+                // Only Outrigger describes the client's certificate; a client cannot claim one (as Envoy sanitises).
+                continue
             case .requestID:
                 if sawRequestID { continue }
                 sawRequestID = true
@@ -107,7 +115,8 @@ enum RequestHeaderRules {
             append(name, value)
         }
         if !sawForwardedFor, let client = input.clientAddress { append("X-Forwarded-For", client) }
-        if !sawProto { append("X-Forwarded-Proto", "http") }
+        if !sawProto { append("X-Forwarded-Proto", input.forwardedProto) }
+        if let certificate = input.clientCertificate { append("x-forwarded-client-cert", certificate) }
         if !sawForwardedHost, let host { append("X-Forwarded-Host", host) }
         if !sawRequestID { append("x-request-id", input.requestID) }
         if let trace = input.trace {

@@ -1,5 +1,4 @@
 import CCurl
-
 import Glibc
 
 /// A named POSIX thread running one closure, joinable once: the curl workers and the access log writer.

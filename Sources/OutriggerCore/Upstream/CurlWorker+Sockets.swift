@@ -1,5 +1,4 @@
 import CCurl
-
 import Glibc
 
 /// What the worker knows of one curl socket: the directions epoll watches and the ones curl last asked for.
