@@ -130,6 +130,10 @@ services:
   mtls:
     endpoints: [https://127.0.0.1:18444]
     tls: { ca_file: ca.pem, cert_file: outrigger-client.pem, key_file: outrigger-client.key, server_name: orders.internal }
+  nocert:
+    endpoints: [https://127.0.0.1:18444]
+    retries: { attempts: 0 }
+    tls: { ca_file: ca.pem, server_name: orders.internal }
   wrongname:
     endpoints: [https://127.0.0.1:18444]
     retries: { attempts: 0 }
@@ -146,7 +150,10 @@ done
 body=$(curl -s -H 'Host: mtls' http://127.0.0.1:15011/x)
 [ "$body" = "client outrigger-client" ] || { echo "mTLS upstream gave: $body"; cat "$WORK/mtls-proxy.log"; kill $MTLS_PID; exit 1; }
 err=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: wrongname' http://127.0.0.1:15011/)
+# Without a client certificate the upstream refuses the session (under TLS 1.3, as an alert after the handshake).
+nocert=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: nocert' http://127.0.0.1:15011/)
 kill $MTLS_PID
+[ "$nocert" = "502 upstream_tls_error" ] || { echo "refused client certificate gave: $nocert"; cat "$WORK/mtls-proxy.log"; exit 1; }
 [ "$err" = "502 upstream_tls_error" ] || { echo "server_name mismatch gave: $err"; exit 1; }
 kill -TERM "$PROXY_PID"
 wait "$PROXY_PID"

@@ -112,6 +112,15 @@ struct HeaderRulesTests {
         #expect(code(CURLE_PEER_FAILED_VERIFICATION) == .upstreamTLSError)
         #expect(code(CURLE_SSL_CONNECT_ERROR) == .upstreamTLSError)
         #expect(code(CURLE_SSL_CACERT_BADFILE) == .upstreamTLSError)
+        // TLS 1.3: a refused client certificate arrives as an alert on the first read.
+        let alert = "OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0"
+        #expect(
+            CurlErrorMapping.error(for: CURLE_RECV_ERROR, connected: true, message: alert, service: "s")?.code
+                == .upstreamTLSError)
+        #expect(
+            CurlErrorMapping.error(
+                for: CURLE_RECV_ERROR, connected: true, message: "Connection reset by peer", service: "s")?.code
+                == .upstreamReset)
         let tls = OutriggerError.Code.upstreamTLSError
         #expect(tls.status == 502)
         #expect(tls.retryConditions == [.connectFailure])

@@ -20,6 +20,12 @@ enum CurlErrorMapping {
             }
             return OutriggerError(
                 .upstreamTimeout, "the upstream did not answer in time", service: service, detail: detail)
+        case CURLE_SEND_ERROR,
+            CURLE_RECV_ERROR where Self.isTLSAlert(message):
+            // TLS 1.3 ends the handshake before the server checks the client's certificate: a refusal (no
+            // certificate, or one it does not trust) arrives as an alert on the first read.
+            return OutriggerError(
+                .upstreamTLSError, "the upstream refused the TLS session", service: service, detail: detail)
         case CURLE_GOT_NOTHING, CURLE_SEND_ERROR, CURLE_RECV_ERROR, CURLE_PARTIAL_FILE:
             return OutriggerError(
                 .upstreamReset, "the upstream closed or reset the connection", service: service, detail: detail)
@@ -42,5 +48,11 @@ enum CurlErrorMapping {
             return OutriggerError(
                 .upstreamConnectFailed, "could not reach the upstream", service: service, detail: detail)
         }
+    }
+
+    /// Whether curl's message is OpenSSL reporting an alert from the peer ("... SSL routines::tlsv13 alert
+    /// certificate required").
+    static func isTLSAlert(_ message: String) -> Bool {
+        message.contains("SSL") && message.contains(" alert ")
     }
 }
