@@ -150,6 +150,12 @@ done
 body=$(curl -s -H 'Host: mtls' http://127.0.0.1:15011/x)
 [ "$body" = "client outrigger-client" ] || { echo "mTLS upstream gave: $body"; cat "$WORK/mtls-proxy.log"; kill $MTLS_PID; exit 1; }
 err=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: wrongname' http://127.0.0.1:15011/)
+# An upgrade to an https:// endpoint: NIO's TLS on the connection curl opened, with the same CA, client
+# certificate and server_name (the upstream refuses the upgrade: its answer comes back as it was).
+up=$(curl -s -H 'Host: mtls' -H 'Connection: Upgrade' -H 'Upgrade: websocket' http://127.0.0.1:15011/x)
+[ "$up" = "client outrigger-client" ] || { echo "upgrade over mTLS gave: $up"; cat "$WORK/mtls-proxy.log"; kill $MTLS_PID; exit 1; }
+uperr=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: wrongname' -H 'Connection: Upgrade' -H 'Upgrade: websocket' http://127.0.0.1:15011/)
+[ "$uperr" = "502 upstream_tls_error" ] || { echo "upgrade with a wrong server_name gave: $uperr"; kill $MTLS_PID; exit 1; }
 # Without a client certificate the upstream refuses the session (under TLS 1.3, as an alert after the handshake).
 nocert=$(curl -s -o /dev/null -w '%{http_code} %header{x-outrigger-error}' -H 'Host: nocert' http://127.0.0.1:15011/)
 kill $MTLS_PID

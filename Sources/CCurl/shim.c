@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include "CCurl.h"
 
 CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -46,3 +47,9 @@ int ccurl_pause_send(void) { return CURLPAUSE_SEND; }
 int ccurl_pause_all(void) { return CURLPAUSE_ALL; }
 int ccurl_pause_cont(void) { return CURLPAUSE_CONT; }
 long ccurl_global_default(void) { return CURL_GLOBAL_DEFAULT; }
+
+int ccurl_take_connected_socket(CURL *handle) {
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    if (curl_easy_getinfo(handle, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD) return -1;
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}

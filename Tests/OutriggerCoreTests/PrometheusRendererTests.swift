@@ -19,7 +19,9 @@ struct PrometheusRendererTests {
             breakerTransitions: 2, latency: latency)
         return PrometheusRenderer.Snapshot(
             uptimeSeconds: 12.5, ready: true, openConnections: 3, totalConnections: 10, refusedConnections: 1,
-            requests: 4, accessLogDropped: 0, reloads: 1, failedReloads: 0, services: [orders])
+            upgradedOpen: 1, upgradedTotal: 2, requests: 4, accessLogDropped: 0, reloads: 1, failedReloads: 0,
+            services: [orders],
+            tls: TLSCounts(handshakes: 5, failures: [("no_client_certificate", 2), ("not_tls", 0)]))
     }
 
     @Test func metrics_matchTheGoldenFile() throws {

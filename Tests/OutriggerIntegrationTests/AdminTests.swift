@@ -74,8 +74,9 @@ struct AdminTests {
         let errors = try #require(deadStats["errors"] as? [String: Int])
         #expect(errors["upstream_connect_failed"] == 3)
         #expect((stats["requests"] as? Int ?? 0) >= 18)
-        let connections = try #require(stats["connections"] as? [String: Int])
-        #expect(connections["total"] == 1)
+        let connections = try #require(stats["connections"] as? [String: Any])
+        #expect(connections["total"] as? Int == 1)
+        #expect(connections["upgraded"] as? [String: Int] == ["open": 0, "total": 0])
         await harness.stop()
         await upstream.stop()
     }

@@ -17,6 +17,9 @@ CURLcode ccurl_easy_setopt_callback(CURL *handle, CURLoption option, ccurl_data_
 CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value);
 CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
+/// CURLINFO_ACTIVESOCKET of a CONNECT_ONLY transfer, duplicated (close-on-exec) so the caller owns a descriptor
+/// that outlives curl's. -1 on failure.
+int ccurl_take_connected_socket(CURL *handle);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 

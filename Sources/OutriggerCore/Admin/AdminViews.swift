@@ -66,9 +66,16 @@ struct ServiceStatsView: Encodable {
 
 struct StatsView: Encodable {
     struct Connections: Encodable {
+        /// Upgraded connections (SPEC §10): tunnels open now, and since start.
+        struct Upgraded: Encodable {
+            var open: Int
+            var total: Int
+        }
+
         var open: Int
         var total: Int
         var refused: Int
+        var upgraded: Upgraded
     }
 
     struct AccessLogView: Encodable {
@@ -99,7 +106,8 @@ struct StatsView: Encodable {
         self.uptimeSeconds = (runtime.uptimeSeconds * 1000).rounded() / 1000
         self.ready = runtime.ready.load(ordering: .relaxed)
         self.connections = Connections(
-            open: proxy.openConnections, total: proxy.totalConnections, refused: proxy.refusedConnections)
+            open: proxy.openConnections, total: proxy.totalConnections, refused: proxy.refusedConnections,
+            upgraded: .init(open: proxy.upgradedOpen, total: proxy.upgradedTotal))
         self.requests = proxy.requests
         self.reloads = runtime.reloads.load(ordering: .relaxed)
         self.failedReloads = runtime.failedReloads.load(ordering: .relaxed)

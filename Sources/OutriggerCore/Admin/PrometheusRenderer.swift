@@ -10,6 +10,8 @@ struct PrometheusRenderer {
         var openConnections: Int
         var totalConnections: Int
         var refusedConnections: Int
+        var upgradedOpen = 0
+        var upgradedTotal = 0
         var requests: Int
         var accessLogDropped: Int
         var reloads: Int
@@ -51,6 +53,10 @@ struct PrometheusRenderer {
         self.sample("connections_total", [], Double(s.totalConnections))
         self.family("connections_refused_total", "counter", "Inbound connections refused by max_connections.")
         self.sample("connections_refused_total", [], Double(s.refusedConnections))
+        self.family("upgraded_connections_open", "gauge", "Upgraded connections (WebSocket and others) open.")
+        self.sample("upgraded_connections_open", [], Double(s.upgradedOpen))
+        self.family("upgraded_connections_total", "counter", "Connections upgraded after a 101 from the upstream.")
+        self.sample("upgraded_connections_total", [], Double(s.upgradedTotal))
         self.family("requests_total", "counter", "Requests answered, Outrigger's own errors included.")
         self.sample("requests_total", [], Double(s.requests))
         self.family("access_log_dropped_total", "counter", "Access log lines dropped because the writer fell behind.")
@@ -160,7 +166,8 @@ struct PrometheusRenderer {
             uptimeSeconds: (runtime.uptimeSeconds * 1000).rounded() / 1000,
             ready: runtime.ready.load(ordering: .relaxed),
             openConnections: proxy.openConnections, totalConnections: proxy.totalConnections,
-            refusedConnections: proxy.refusedConnections, requests: proxy.requests,
+            refusedConnections: proxy.refusedConnections, upgradedOpen: proxy.upgradedOpen,
+            upgradedTotal: proxy.upgradedTotal, requests: proxy.requests,
             accessLogDropped: runtime.accessLog?.dropped.load(ordering: .relaxed) ?? 0,
             reloads: runtime.reloads.load(ordering: .relaxed),
             failedReloads: runtime.failedReloads.load(ordering: .relaxed),

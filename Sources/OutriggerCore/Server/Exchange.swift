@@ -24,6 +24,11 @@ final class Exchange {
     var ticket: CircuitBreaker.Ticket?
     var endpointIndex: Int?
 
+    /// An upgrade (SPEC §10) in progress, instead of tries.
+    var upgrade: UpgradeAttempt?
+    /// Set once an upgraded connection's access log line is written.
+    var tunnelLogged = false
+
     // === retries (SPEC §5) ===
     /// Every retry decision of this request.
     var retry: RetryPlan?

@@ -23,6 +23,29 @@ final class ProxyContext: Sendable {
     /// The TLS listener's current context (nil without one); replaced by reloads.
     let tlsContext = NIOLockedValueBox<NIOSSLContext?>(nil)
     let tlsStats = TLSStats()
+    /// Upgraded connections (SPEC §10) open now, and since start.
+    let upgradedOpen = ManagedAtomic<Int>(0)
+    let upgradedTotal = ManagedAtomic<Int>(0)
+    /// Client TLS contexts for upgrades to `https://` endpoints, by the settings that made them.
+    let upstreamTLSContexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
+
+    /// The client TLS context for `policy`'s `tls` block (made once per distinct block).
+    func upstreamTLSContext(for policy: ServicePolicy) throws -> NIOSSLContext {
+        let key = [policy.tlsCAFile ?? "", policy.tlsCertFile ?? "", policy.tlsKeyFile ?? "", "\(policy.tlsVerify)"]
+            .joined(separator: "\u{0}")
+        if let known = self.upstreamTLSContexts.withLockedValue({ $0[key] }) { return known }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let ca = policy.tlsCAFile { configuration.trustRoots = .file(ca) }
+        if let cert = policy.tlsCertFile, let keyFile = policy.tlsKeyFile {
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+        }
+        if !policy.tlsVerify { configuration.certificateVerification = .none }
+        configuration.applicationProtocols = ["http/1.1"]
+        let made = try NIOSSLContext(configuration: configuration)
+        self.upstreamTLSContexts.withLockedValue { $0[key] = made }
+        return made
+    }
     /// Per-request upstream failures, aggregated before they reach the log.
     let failureLog: FailureLog
 

@@ -138,7 +138,8 @@ extension ProxyHandler {
 
     /// Asks the retry plan whether to try again after `failure`; schedules the retry after its backoff if so.
     func retryIfAllowed(_ exchange: Exchange, after failure: UpstreamFailure, context: ChannelHandlerContext) -> Bool {
-        guard let service = exchange.service, let plan = exchange.retry else { return false }
+        // Upgrades are never retried (SPEC §10).
+        guard exchange.upgrade == nil, let service = exchange.service, let plan = exchange.retry else { return false }
         let decision = service.decideRetry(
             plan, after: failure, responseStarted: self.machine.exchange?.response != .pending,
             deadlineMs: exchange.deadlineMs)
@@ -229,6 +230,8 @@ extension ProxyHandler {
         exchange.transfer = nil
         exchange.upstreamDoneAt = context.eventLoop.now
         self.machine.tryEnded()
+        exchange.upgrade?.deadline?.cancel()
+        exchange.upgrade = nil
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
             service.finish(
                 ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)

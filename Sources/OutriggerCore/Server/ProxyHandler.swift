@@ -42,6 +42,17 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     func channelInactive(context: ChannelHandlerContext) {
         self.machine.connectionClosed()
         self.syncTimer(context: context)
+        if let attempt = self.exchange?.upgrade {
+            attempt.deadline?.cancel()
+            if attempt.tunnel != nil {
+                // The tunnel writes the access log line once both of its sides closed.
+                if !attempt.tunnelInstalled { attempt.upstream?.close(promise: nil) }
+                self.handlerContext = nil
+                context.fireChannelInactive()
+                return
+            }
+            attempt.upstream?.close(promise: nil)
+        }
         if let exchange = self.exchange {
             self.abandon(exchange)
             // nginx's 499: the client closed the connection before its response was complete.
@@ -86,6 +97,10 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
     }
 
     func read(context: ChannelHandlerContext) {
+        if self.exchange?.upgrade?.tunnelInstalled == true {
+            context.read()  // the tunnel's client end decides
+            return
+        }
         if self.machine.readRequested() { context.read() }
     }
 
@@ -226,6 +241,15 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             hasIdempotencyKey: head.headers.contains(name: "idempotency-key"), bodyLength: bodyLength)
         exchange.retry = plan
         if plan.keepsBody && expectsBody { exchange.replay = context.channel.allocator.buffer(capacity: 0) }
+        if !expectsBody && UpgradeAttempt.isRequested(by: head) {
+            // The connection ends with the upgrade: a tunnel, or the upstream's refusal and a close.
+            self.machine.disableKeepAlive()
+            exchange.deadlineMs = Self.deadline(
+                policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"), nowMs: service.clock.nowMs()
+            )
+            self.startUpgrade(exchange, context: context)
+            return
+        }
         exchange.deadlineMs = Self.deadline(
             policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"), nowMs: service.clock.nowMs())
 

@@ -112,7 +112,7 @@ public final class ProxyServer: Sendable {
                     decoderLimits.maxHeaderListSize = limits.maxRequestHeaderBytes
                     decoderLimits.maxHeaderFieldSize = limits.maxRequestHeaderBytes
                     let decoder = HTTPRequestDecoder(
-                        leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .drop,
+                        leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop,
                         limitConfiguration: decoderLimits)
                     try sync.addHandler(guardHandler)
                     try sync.addHandler(ByteToMessageHandler(decoder))
@@ -145,6 +145,10 @@ public final class ProxyServer: Sendable {
     public var refusedConnections: Int { self.context.refusedConnections.load(ordering: .relaxed) }
     /// Requests answered since start (all services, Outrigger's own errors included).
     public var requests: Int { self.context.requests.load(ordering: .relaxed) }
+
+    /// Upgraded connections (tunnels) open now, and since start.
+    public var upgradedOpen: Int { self.context.upgradedOpen.load(ordering: .relaxed) }
+    public var upgradedTotal: Int { self.context.upgradedTotal.load(ordering: .relaxed) }
 
     /// Connections currently open.
     public var openConnections: Int { self.context.openConnections.load(ordering: .relaxed) }

@@ -286,7 +286,18 @@ public final class CurlWorker: @unchecked Sendable {
         _ = ccurl_easy_getinfo_off_t(easy.handle, CURLINFO_CONNECT_TIME_T, &connectTime)
         let message = easy.errorMessage.isEmpty ? String(cString: curl_easy_strerror(result)) : easy.errorMessage
         let started = transfer.curlFraming != nil
-        if result == CURLE_OK && started {
+        if result == CURLE_OK && transfer.curlRequest.connectOnly {
+            // Duplicated before the handle leaves the multi, which closes curl's own descriptor at once.
+            let fd = ccurl_take_connected_socket(easy.handle)
+            transfer.curlCompletion =
+                fd >= 0
+                ? .connected(fd)
+                : .failed(
+                    OutriggerError(
+                        .upstreamConnectFailed, "could not take over the upstream connection",
+                        service: transfer.service,
+                        detail: "dup: errno \(errno)"), responseStarted: false)
+        } else if result == CURLE_OK && started {
             if transfer.curlFraming == .chunked {
                 "0\r\n\r\n".utf8.withContiguousStorageIfAvailable {
                     transfer.curlAppendOutput(UnsafeRawBufferPointer($0))
@@ -402,10 +413,17 @@ struct TransferDelivery: @unchecked Sendable {
     static func deliver(_ items: [TransferDelivery]) {
         for item in items {
             let transfer = item.transfer
-            guard let sink = transfer.sink else { continue }
+            guard let sink = transfer.sink else {
+                if case .connected(let fd) = item.completion { close(fd) }  // nobody wants the connection any more
+                continue
+            }
             if let output = item.output { sink.transfer(transfer, didProduce: output) }
             if item.resumeReading { sink.transferWantsMoreBody(transfer) }
-            guard let completion = item.completion, let sink = transfer.sink else { continue }
+            guard let completion = item.completion else { continue }
+            guard let sink = transfer.sink else {
+                if case .connected(let fd) = completion { close(fd) }
+                continue
+            }
             transfer.sink = nil
             switch completion {
             case .finished(let status, let close, let held):
@@ -415,6 +433,8 @@ struct TransferDelivery: @unchecked Sendable {
                 sink.transferDidFinish(transfer, status: status, closeConnection: close, held: held)
             case .failed(let error, let started):
                 sink.transfer(transfer, didFail: error, responseStarted: started)
+            case .connected(let fd):
+                sink.transfer(transfer, didConnect: fd)
             }
         }
     }

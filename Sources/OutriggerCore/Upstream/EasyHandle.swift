@@ -57,6 +57,7 @@ final class EasyHandle {
         _ = ccurl_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
         _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, request.headers)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, request.framing.isHead ? 1 : 0)
+        _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, request.connectOnly ? 1 : 0)
         switch request.body {
         case .none:
             _ = ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD, 0)

@@ -14,6 +14,8 @@ protocol TransferSink: AnyObject {
     func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?)
     /// The exchange failed; `responseStarted` when head bytes already went to the client.
     func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool)
+    /// A connect-only transfer connected; the sink owns `descriptor` from now on.
+    func transfer(_ transfer: Transfer, didConnect descriptor: Int32)
 }
 
 /// One upstream exchange driven by a curl worker and consumed by a connection's event loop.
@@ -42,6 +44,8 @@ final class Transfer: @unchecked Sendable {
     enum Completion {
         case finished(status: Int, close: Bool, held: ByteBuffer?)
         case failed(OutriggerError, responseStarted: Bool)
+        /// A connect-only transfer's connection: the descriptor now belongs to the sink.
+        case connected(Int32)
     }
 
     /// Bytes above which the upload queue stops client reads, and below which they resume.

@@ -57,4 +57,6 @@ struct UpstreamRequest {
     /// Statuses that may still be retried: such a response is held back (up to `Transfer.holdLimit`) instead of
     /// streamed, so a retry never follows bytes already sent to the client (SPEC §5).
     var holdStatuses: [Int] = []
+    /// Connect only (SPEC §10 upgrades): curl opens the connection and hands over its descriptor; nothing is sent.
+    var connectOnly = false
 }
