@@ -17,3 +17,7 @@ if ! python3 -c "import prometheus_client" 2>/dev/null; then
     python3 -m pip install -q prometheus-client 2>/dev/null \
         || $SUDO apt-get install -y -qq --no-install-recommends python3-prometheus-client >/dev/null
 fi
+# Python's websockets: client and upstream of scripts/websocket.sh.
+if ! python3 -c "import websockets" 2>/dev/null; then
+    python3 -m pip install -q websockets 2>/dev/null || python3 -m pip install -q --break-system-packages websockets
+fi

@@ -101,6 +101,10 @@ PID = int(sys.argv[1])
 def stats():
     return json.load(urllib.request.urlopen("http://127.0.0.1:9941/stats"))["connections"]["upgraded"]
 
+def cpu_ticks():
+    fields = open(f"/proc/{PID}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
 def rss_kib():
     for line in open(f"/proc/{PID}/status"):
         if line.startswith("VmRSS:"):
@@ -116,8 +120,13 @@ async def main():
         await ws.send(big)
         assert await ws.recv() == big
         assert stats()["open"] == 1, stats()
-        # request_timeout (1s) ends at the 101: the tunnel outlives it.
+        # request_timeout (1s) ends at the 101: the tunnel outlives it. Meanwhile an open, quiet tunnel costs no
+        # CPU: nothing polls its socket in a loop (CPU time consumed, not wall time, so a busy machine does not
+        # change it; a spinning thread would use ~150 ticks here).
+        ticks = cpu_ticks()
         await asyncio.sleep(1.5)
+        spent = cpu_ticks() - ticks
+        assert spent < 40, f"an idle tunnel used {spent} ticks of CPU in 1.5 s"
         await ws.send("still here")
         assert await ws.recv() == "still here"
     print("echo ok", flush=True)

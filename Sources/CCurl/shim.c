@@ -48,8 +48,10 @@ int ccurl_pause_all(void) { return CURLPAUSE_ALL; }
 int ccurl_pause_cont(void) { return CURLPAUSE_CONT; }
 long ccurl_global_default(void) { return CURL_GLOBAL_DEFAULT; }
 
-int ccurl_take_connected_socket(CURL *handle) {
+int ccurl_take_connected_socket(CURL *handle, int *curl_fd) {
     curl_socket_t fd = CURL_SOCKET_BAD;
+    *curl_fd = -1;
     if (curl_easy_getinfo(handle, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK || fd == CURL_SOCKET_BAD) return -1;
+    *curl_fd = fd;
     return fcntl(fd, F_DUPFD_CLOEXEC, 0);
 }

@@ -18,8 +18,8 @@ CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value);
 CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value);
 /// CURLINFO_ACTIVESOCKET of a CONNECT_ONLY transfer, duplicated (close-on-exec) so the caller owns a descriptor
-/// that outlives curl's. -1 on failure.
-int ccurl_take_connected_socket(CURL *handle);
+/// that outlives curl's; curl's own descriptor is stored in `curl_fd`. -1 on failure.
+int ccurl_take_connected_socket(CURL *handle, int *curl_fd);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 

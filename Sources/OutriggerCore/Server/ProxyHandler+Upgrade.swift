@@ -106,6 +106,8 @@ extension ProxyHandler {
         }
         let loopBound = NIOLoopBound((self, attempt), eventLoop: context.eventLoop)
         ClientBootstrap(group: context.eventLoop)
+            .channelOption(.recvAllocator, value: Tunnel.receiveAllocator)
+            .channelOption(.writeBufferWaterMark, value: Tunnel.waterMarks)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let (handler, attempt) = loopBound.value
@@ -309,6 +311,11 @@ extension ProxyHandler {
                 return
             }
             do {
+                // Larger reads and a deeper write queue for a stream that may carry bulk data (bounded still).
+                if let options = context.channel.syncOptions {
+                    try options.setOption(.recvAllocator, value: Tunnel.receiveAllocator)
+                    try options.setOption(.writeBufferWaterMark, value: Tunnel.waterMarks)
+                }
                 let clientSync = context.pipeline.syncOperations
                 try clientSync.addHandler(tunnel.makeEnd(.client), position: .before(handler))
                 let decoder = try clientSync.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)

@@ -288,7 +288,14 @@ public final class CurlWorker: @unchecked Sendable {
         let started = transfer.curlFraming != nil
         if result == CURLE_OK && transfer.curlRequest.connectOnly {
             // Duplicated before the handle leaves the multi, which closes curl's own descriptor at once.
-            let fd = ccurl_take_connected_socket(easy.handle)
+            var curlFD: Int32 = -1
+            let fd = ccurl_take_connected_socket(easy.handle, &curlFD)
+            if curlFD >= 0 {
+                // An epoll registration belongs to the open socket, not to the number: left in the set, the
+                // socket NIO now reads would wake this worker for every byte, long after curl closed its copy.
+                _ = ccurl_epoll_remove(self.epoll, curlFD)
+                if Int(curlFD) < self.curlSockets.count { self.curlSockets[Int(curlFD)] = SocketWatch() }
+            }
             transfer.curlCompletion =
                 fd >= 0
                 ? .connected(fd)

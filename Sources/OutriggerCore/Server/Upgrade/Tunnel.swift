@@ -10,6 +10,11 @@ import NIOCore
 final class Tunnel {
     enum Side { case client, upstream }
 
+    /// Reads grow to 256 KiB when the stream is busy (NIO's default stops at 64 KiB).
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 1024, initial: 16384, maximum: 262_144)
+    /// A side stops reading once 512 KiB wait to be written to the other, and resumes below 128 KiB.
+    static let waterMarks = ChannelOptions.Types.WriteBufferWaterMark(low: 131_072, high: 524_288)
+
     private(set) var client: TunnelEnd?
     private(set) var upstream: TunnelEnd?
     /// Bytes read from each side (and written to the other).
