@@ -263,9 +263,7 @@ extension ProxyHandler {
             requestID: exchange.requestID, try: exchange.tries)
         // Detached before the close: the upstream's inactivity then finds no attempt to fail a second time.
         exchange.upgrade = nil
-        let upstream = attempt.upstream
-        attempt.upstream = nil
-        upstream?.close(promise: nil)
+        attempt.detach()?.close(promise: nil)
         self.rescue(error, context: context)
     }
 
@@ -276,9 +274,7 @@ extension ProxyHandler {
         attempt.refusedFraming = nil
         exchange.upgrade = nil
         self.exchange = nil
-        let upstream = attempt.upstream
-        attempt.upstream = nil
-        upstream?.close(promise: nil)
+        attempt.detach()?.close(promise: nil)
         self.releaseSlot(exchange)
         self.logAccess(exchange, status: exchange.status, error: error)
         let channel = context.channel
@@ -346,6 +342,8 @@ extension ProxyHandler {
         exchange.bytesOut += tunnel.bytesFromUpstream
         self.releaseSlot(exchange)
         self.logAccess(exchange, status: 101, error: tunnel.endReason)
+        _ = exchange.upgrade?.detach()
+        exchange.upgrade = nil
         if self.exchange === exchange { self.exchange = nil }
     }
 }

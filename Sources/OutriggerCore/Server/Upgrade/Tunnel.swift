@@ -109,6 +109,10 @@ final class TunnelEnd: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = context
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil  // the context holds this handler: keeping it would keep both alive
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.tunnel.forward(self.unwrapInboundIn(data), from: self, now: context.eventLoop.now)
     }

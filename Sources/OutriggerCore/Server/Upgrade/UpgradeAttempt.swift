@@ -32,6 +32,18 @@ final class UpgradeAttempt {
         self.endpoint = endpoint
     }
 
+    /// Lets go of everything the attempt holds (the handshake handler holds the attempt, and the tunnel its
+    /// owner), returning the upstream channel for the caller to close.
+    func detach() -> (any Channel)? {
+        self.deadline?.cancel()
+        self.deadline = nil
+        self.httpHandlers = []
+        self.tunnel = nil
+        let upstream = self.upstream
+        self.upstream = nil
+        return upstream
+    }
+
     /// Whether `head` asks to switch protocols: HTTP/1.1, an `Upgrade` header and `upgrade` among the
     /// `Connection` tokens (RFC 9110 §7.8).
     static func isRequested(by head: HTTPRequestHead) -> Bool {
