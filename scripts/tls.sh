@@ -3,8 +3,9 @@
 # and certificate is made here with openssl and removed at the end; none is committed.
 # Covers: X-Forwarded-Proto https, mTLS with x-forwarded-client-cert as Envoy writes it (a forged one dropped),
 # handshake failures counted by reason in /stats and /metrics, min_version, ALPN, `check` naming a mismatched key,
-# and rotation on SIGHUP (new connections get the new pair, an open keep-alive connection keeps working, a bad
-# pair refuses the reload and the old one stays).
+# and rotation (a certificate directory swapped by rename, as cert-manager and certbot do, reloads by itself:
+# new connections get the new pair, an open keep-alive connection keeps working; a bad pair refuses the reload,
+# on SIGHUP too, and the old one stays).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/outrigger}
@@ -31,8 +32,17 @@ issue() { # name subject san
 issue server-a "/CN=server-a" "DNS:localhost,IP:127.0.0.1"
 issue server-b "/CN=server-b" "DNS:localhost,IP:127.0.0.1"
 issue client "/O=Acme/CN=orders-client" "URI:spiffe://acme/orders,DNS:orders.acme"
-cp "$WORK/server-a.pem" "$WORK/server.pem"
-cp "$WORK/server-a.key" "$WORK/server.key"
+# The config names live/server.pem and live/server.key; live is a symlink swapped by an atomic rename.
+for pair in a b; do
+    mkdir "$WORK/pair-$pair"
+    cp "$WORK/server-$pair.pem" "$WORK/pair-$pair/server.pem"
+    cp "$WORK/server-$pair.key" "$WORK/pair-$pair/server.key"
+done
+mkdir "$WORK/pair-bad"
+cp "$WORK/server-b.pem" "$WORK/pair-bad/server.pem"
+cp "$WORK/server-a.key" "$WORK/pair-bad/server.key"  # B's certificate with A's key
+swap() { ln -sfn "pair-$1" "$WORK/live.tmp" && mv -T "$WORK/live.tmp" "$WORK/live"; }
+swap a
 
 # The upstream answers with the request headers it received, as JSON.
 cat >"$WORK/echo.py" <<'PY'
@@ -63,8 +73,8 @@ registry: registry.yaml
 access_log: off
 tls:
   listen: 127.0.0.1:15443
-  cert_file: server.pem
-  key_file: server.key
+  cert_file: live/server.pem
+  key_file: live/server.key
   client_ca_file: ca.pem
   min_version: "1.3"
   alpn: [h2, http/1.1]
@@ -73,7 +83,7 @@ YAML
 # check: the pair matches; h2 is not offered yet (a warning); a key of another certificate is named.
 "$BIN" check --config "$WORK/outrigger.yaml" >"$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
 grep -q "outrigger.yaml:11:10: warning: tls.alpn: h2 is not served yet" "$WORK/check.out" || fail "no h2 warning: $(cat "$WORK/check.out")"
-sed 's/key_file: server.key/key_file: client.key/' "$WORK/outrigger.yaml" >"$WORK/mismatch.yaml"
+sed 's|key_file: live/server.key|key_file: client.key|' "$WORK/outrigger.yaml" >"$WORK/mismatch.yaml"
 rc=0; "$BIN" check --config "$WORK/mismatch.yaml" >"$WORK/mismatch.out" || rc=$?
 [ "$rc" = 1 ] && grep -q "mismatch.yaml:8:13: tls.key_file .*client.key.: the key does not match the certificate" "$WORK/mismatch.out" \
     || fail "mismatched key: exit $rc: $(cat "$WORK/mismatch.out")"
@@ -159,23 +169,24 @@ KEEP_PID=$!
 for _ in $(seq 1 100); do grep -q server-a "$WORK/keep.out" && break; sleep 0.05; done
 grep -q server-a "$WORK/keep.out" || fail "keep-alive client: $(cat "$WORK/keep.out")"
 peer() { pki s_client -connect 127.0.0.1:15443 -CAfile "$WORK/ca.pem" -cert "$WORK/client.pem" -key "$WORK/client.key" </dev/null | grep -o 'CN *= *server-[ab]' | head -1 | tr -d ' '; }
-cp "$WORK/server-b.pem" "$WORK/server.pem"
-cp "$WORK/server-b.key" "$WORK/server.key"
 reloads() { curl -s http://127.0.0.1:9931/stats | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["reloads"], s["failed_reloads"])'; }
-kill -HUP "$PROXY_PID"
-for _ in $(seq 1 100); do [ "$(reloads)" = "1 0" ] && break; sleep 0.05; done
-[ "$(reloads)" = "1 0" ] || fail "reload not applied: $(reloads)"
-[ "$(peer)" = "CN=server-b" ] || fail "new connection after reload got $(peer)"
+swap b  # no signal: the watcher sees the files change
+for _ in $(seq 1 100); do [ "$(peer)" = "CN=server-b" ] && break; sleep 0.05; done
+[ "$(peer)" = "CN=server-b" ] || fail "new connection after the swap got $(peer)"
+[ "$(reloads)" = "1 0" ] || fail "reloads after the swap: $(reloads)"
 touch "$WORK/rotated"
 wait "$KEEP_PID" || fail "old keep-alive connection: $(cat "$WORK/keep.out")"
 KEEP_PID=
 grep -q "old connection ok" "$WORK/keep.out" || fail "old connection: $(cat "$WORK/keep.out")"
-cp "$WORK/server-a.key" "$WORK/server.key"  # B's certificate with A's key
-kill -HUP "$PROXY_PID"
-for _ in $(seq 1 100); do [ "$(reloads)" = "1 1" ] && break; sleep 0.05; done
-[ "$(reloads)" = "1 1" ] || fail "mismatched pair not refused: $(reloads)"
+swap bad
+kill -HUP "$PROXY_PID"  # the watcher may also see it: each look refuses
+for _ in $(seq 1 100); do [ "$(reloads | cut -d' ' -f2)" -ge 1 ] && break; sleep 0.05; done
+[ "$(reloads | cut -d' ' -f1)" = 1 ] && [ "$(reloads | cut -d' ' -f2)" -ge 1 ] || fail "mismatched pair not refused: $(reloads)"
 [ "$(peer)" = "CN=server-b" ] || fail "after a refused reload got $(peer)"
 grep -q "key does not match.*reload refused" "$WORK/proxy.log" || fail "refused reload not reported"
+# /config shows the listener's block (paths only).
+curl -s http://127.0.0.1:9931/config | python3 -c 'import json,sys; t=json.load(sys.stdin)["tls"]; assert t["listen"]=="127.0.0.1:15443" and t["min_version"]=="1.3" and t["alpn"]==["h2","http/1.1"] and t["client_ca_file"].endswith("ca.pem"), t' \
+    || fail "/config tls block"
 curl -sf -o /dev/null "${MTLS[@]}" -H 'Host: echo' https://localhost:15443/ || fail "serving after refused reload"
 
 kill -TERM "$PROXY_PID"

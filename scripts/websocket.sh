@@ -74,8 +74,12 @@ services:
     endpoints: [127.0.0.1:18482]
     retries: { attempts: 3, retry_on: [503] }
 YAML
+# A TLS listener too: wss:// from the client, ws:// to the upstream.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/server.key" -out "$WORK/server.pem" -days 1 \
+    -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost" 2>/dev/null
 cat >"$WORK/outrigger.yaml" <<YAML
 listen: 127.0.0.1:15041
+tls: { listen: 127.0.0.1:15445, cert_file: server.pem, key_file: server.key }
 admin: { listen: 127.0.0.1:9941 }
 registry: registry.yaml
 access_log: $WORK/access.log
@@ -92,7 +96,7 @@ for _ in $(seq 1 100); do
 done
 
 cat >"$WORK/client.py" <<'PY'
-import asyncio, json, os, sys, time, urllib.request
+import asyncio, json, os, ssl, sys, time, urllib.request
 import websockets
 
 PROXY = "ws://127.0.0.1:15041"
@@ -180,22 +184,29 @@ async def main():
     assert count == b"1", f"the upstream saw {count} handshakes"
     print("refused ok", flush=True)
 
+    # wss:// on the TLS listener, relayed to the ws:// upstream.
+    context = ssl.create_default_context(cafile=sys.argv[2])
+    async with websockets.connect("wss://localhost:15445/ws/echo", ssl=context) as ws:
+        await ws.send("over tls")
+        assert await ws.recv() == "over tls"
+    print("wss ok", flush=True)
+
     deadline = time.monotonic() + 5
     while stats()["open"] != 0 and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     s = stats()
-    assert s["open"] == 0 and s["total"] == 4, s
+    assert s["open"] == 0 and s["total"] == 5, s
 
 asyncio.run(main())
 PY
-python3 "$WORK/client.py" "$PROXY_PID" || fail "client failed"
+python3 "$WORK/client.py" "$PROXY_PID" "$WORK/server.pem" || fail "client failed"
 
 # The access log: one line per upgraded connection, written at its end, with the bytes each way.
 python3 - "$WORK/access.log" <<'PY' || fail "access log: $(cat "$WORK/access.log")"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 echo = [l for l in lines if l["path"] == "/ws/echo"]
-assert len(echo) == 1, lines
+assert len(echo) == 2, lines  # the ws:// echo, then the wss:// one
 echo = echo[0]
 assert echo["status"] == 101 and echo["service"] == "ws", echo
 assert echo["bytes_in"] > (1 << 20) and echo["bytes_out"] > (1 << 20), echo
