@@ -80,9 +80,9 @@ tls:
   alpn: [h2, http/1.1]
 YAML
 
-# check: the pair matches; h2 is not offered yet (a warning); a key of another certificate is named.
+# check: the pair matches; a key of another certificate is named.
 "$BIN" check --config "$WORK/outrigger.yaml" >"$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
-grep -q "outrigger.yaml:11:10: warning: tls.alpn: h2 is not served yet" "$WORK/check.out" || fail "no h2 warning: $(cat "$WORK/check.out")"
+grep -q "^ok" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
 sed 's|key_file: live/server.key|key_file: client.key|' "$WORK/outrigger.yaml" >"$WORK/mismatch.yaml"
 rc=0; "$BIN" check --config "$WORK/mismatch.yaml" >"$WORK/mismatch.out" || rc=$?
 [ "$rc" = 1 ] && grep -q "mismatch.yaml:8:13: tls.key_file .*client.key.: the key does not match the certificate" "$WORK/mismatch.out" \
@@ -117,10 +117,17 @@ headers=$(curl -sf -H 'Host: echo' -H 'x-forwarded-client-cert: Hash=forged' htt
 python3 -c 'import json,sys; h=json.loads(sys.argv[1]); assert ["x-forwarded-proto","http"] in h and not [v for k,v in h if k=="x-forwarded-client-cert"], h' "$headers" \
     || fail "plain listener headers: $headers"
 
-# ALPN offers http/1.1 only (h2 comes with HTTP/2).
+# ALPN offers h2 then http/1.1, as configured; curl then speaks HTTP/2 through the same mTLS and XFCC path.
 alpn=$(pki s_client -connect 127.0.0.1:15443 -alpn h2,http/1.1 -CAfile "$WORK/ca.pem" -cert "$WORK/client.pem" \
     -key "$WORK/client.key" </dev/null | grep -i "ALPN protocol" || true)
-[ "$alpn" = "ALPN protocol: http/1.1" ] || fail "ALPN: '$alpn'"
+[ "$alpn" = "ALPN protocol: h2" ] || fail "ALPN: '$alpn'"
+alpn=$(pki s_client -connect 127.0.0.1:15443 -alpn http/1.1 -CAfile "$WORK/ca.pem" -cert "$WORK/client.pem" \
+    -key "$WORK/client.key" </dev/null | grep -i "ALPN protocol" || true)
+[ "$alpn" = "ALPN protocol: http/1.1" ] || fail "ALPN http/1.1: '$alpn'"
+h2=$(curl -sf --http2 -w '\n%{http_version}' "${MTLS[@]}" -H 'Host: echo' https://localhost:15443/)
+[ "$(tail -1 <<<"$h2")" = 2 ] || fail "curl --http2 got HTTP/$(tail -1 <<<"$h2")"
+python3 -c 'import json,sys; h=json.loads(sys.argv[1]); assert ["x-forwarded-proto","https"] in h and [k for k,v in h if k=="x-forwarded-client-cert"], h' "$(head -1 <<<"$h2")" \
+    || fail "HTTP/2 upstream headers: $h2"
 
 # Handshake failures, by reason: no client certificate, TLS 1.2 below min_version, plain HTTP on the TLS port.
 curl -s -o /dev/null --cacert "$WORK/ca.pem" -H 'Host: echo' https://localhost:15443/ && fail "no client cert accepted"

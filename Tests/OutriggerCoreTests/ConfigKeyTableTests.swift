@@ -104,7 +104,7 @@ struct ConfigKeyTableTests {
             ConfigLoader.limitsTable, base: OutriggerConfig.Limits(),
             samples: [
                 "max_connections": "7", "max_request_header_bytes": "7777", "max_request_body_bytes": "7",
-                "header_read_timeout": "7s", "client_idle_timeout": "7s",
+                "header_read_timeout": "7s", "client_idle_timeout": "7s", "max_concurrent_streams": "7",
             ])
         Self.checkEveryKey(
             ConfigLoader.tracingTable, base: OutriggerConfig.Tracing(),
@@ -147,10 +147,7 @@ struct ConfigKeyTableTests {
             errors(good + "alpn: [spdy/3]\n") == [
                 "outrigger.yaml:4:8: tls.alpn entries must be h2 or http/1.1, not 'spdy/3'"
             ])
-        #expect(
-            errors(good + "alpn: [h2]\n") == [
-                "outrigger.yaml:4:8: warning: tls.alpn: h2 is not served yet and is not offered; http/1.1 is"
-            ])
+        #expect(errors(good + "alpn: [h2]\n").isEmpty)
     }
 }
 

@@ -158,11 +158,12 @@ struct TracingTests {
     @Test func accessRecord_rendersEveryField() {
         let record = AccessRecord(
             time: timespec(tv_sec: 1_764_063_000, tv_nsec: 123_000_000), client: "127.0.0.1", method: "GET",
-            path: "/a?\"b\"", service: "svc", endpoint: "127.0.0.1:1", status: 200, bytesIn: 3, bytesOut: 10,
+            path: "/a?\"b\"", protocolVersion: "HTTP/2", service: "svc", endpoint: "127.0.0.1:1", status: 200,
+            bytesIn: 3, bytesOut: 10,
             durationMs: 1.5, upstreamMs: 1.25, attempts: 1, error: nil, requestID: "r", traceID: "t", spanID: "s")
         #expect(
             record.json()
-                == "{\"time\":\"2025-11-25T09:30:00.123Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"path\":\"/a?\\\"b\\\"\",\"service\":\"svc\",\"endpoint\":\"127.0.0.1:1\",\"status\":200,\"bytes_in\":3,\"bytes_out\":10,\"duration_ms\":1.500,\"upstream_ms\":1.250,\"attempts\":1,\"error\":null,\"request_id\":\"r\",\"trace_id\":\"t\",\"span_id\":\"s\"}"
+                == "{\"time\":\"2025-11-25T09:30:00.123Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"path\":\"/a?\\\"b\\\"\",\"protocol\":\"HTTP/2\",\"service\":\"svc\",\"endpoint\":\"127.0.0.1:1\",\"status\":200,\"bytes_in\":3,\"bytes_out\":10,\"duration_ms\":1.500,\"upstream_ms\":1.250,\"attempts\":1,\"error\":null,\"request_id\":\"r\",\"trace_id\":\"t\",\"span_id\":\"s\"}"
         )
     }
 }

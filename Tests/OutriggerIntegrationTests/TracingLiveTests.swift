@@ -52,7 +52,8 @@ struct TracingLiveTests {
 
         let lines = try await Self.readLines(path, count: 3)
         let fields = [
-            "time", "client", "method", "path", "service", "endpoint", "status", "bytes_in", "bytes_out", "duration_ms",
+            "time", "client", "method", "path", "protocol", "service", "endpoint", "status", "bytes_in", "bytes_out",
+            "duration_ms",
             "upstream_ms", "attempts", "error", "request_id", "trace_id", "span_id",
         ]
         for line in lines { #expect(Set(line.keys).isSuperset(of: fields), "\(line.keys.sorted())") }

@@ -201,10 +201,6 @@ extension ConfigLoader {
                         switch name {
                         case "http/1.1", "h2":
                             if !offered.contains(name) { offered.append(name) }
-                            if name == "h2" {
-                                // Offered once HTTP/2 is served; until then a client must not pick it.
-                                reader.warn(item, "\(path): h2 is not served yet and is not offered; http/1.1 is")
-                            }
                         default:
                             reader.error(item, "\(path) entries must be h2 or http/1.1, not '\(name)'")
                         }
@@ -299,6 +295,12 @@ extension ConfigLoader {
             "client_idle_timeout",
             { value, path, limits, reader in
                 if let v = reader.duration(value, at: path) { limits.clientIdleTimeoutMs = v }
+            }
+        ),
+        (
+            "max_concurrent_streams",
+            { value, path, limits, reader in
+                if let v = reader.int(value, at: path, range: 1...10_000) { limits.maxConcurrentStreams = v }
             }
         ),
     ])

@@ -12,6 +12,8 @@ public struct OutriggerConfig: Sendable {
         public var headerReadTimeoutMs: Int64 = 10_000
         /// Milliseconds an idle keep-alive connection is kept.
         public var clientIdleTimeoutMs: Int64 = 60_000
+        /// HTTP/2 streams a client may have open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+        public var maxConcurrentStreams = 100
 
         /// The defaults of SPEC §2.
         public init() {}
@@ -100,11 +102,8 @@ public struct OutriggerConfig: Sendable {
         /// ALPN protocols as configured, in order of preference.
         public var alpn = ["http/1.1"]
 
-        /// What the handshake offers: the configured protocols Outrigger serves (h2 waits for HTTP/2 inbound).
-        public var offeredALPN: [String] {
-            let served = self.alpn.filter { $0 == "http/1.1" }
-            return served.isEmpty ? ["http/1.1"] : served
-        }
+        /// What the handshake offers: the configured protocols, in order (both are served).
+        public var offeredALPN: [String] { self.alpn.isEmpty ? ["http/1.1"] : self.alpn }
 
         public init() {}
     }

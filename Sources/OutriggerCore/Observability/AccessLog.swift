@@ -142,6 +142,8 @@ struct AccessRecord {
     var client: String?
     var method: String
     var path: String
+    /// `HTTP/1.1`, `HTTP/1.0` or `HTTP/2` (SPEC §10); empty when no request head was read.
+    var protocolVersion = ""
     var service: String?
     var endpoint: String?
     var status: Int
@@ -160,6 +162,7 @@ struct AccessRecord {
         line += ",\"client\":" + (self.client.map(JSON.quote) ?? "null")
         line += ",\"method\":" + JSON.quote(self.method)
         line += ",\"path\":" + JSON.quote(self.path)
+        line += ",\"protocol\":" + (self.protocolVersion.isEmpty ? "null" : JSON.quote(self.protocolVersion))
         line += ",\"service\":" + (self.service.map(JSON.quote) ?? "null")
         line += ",\"endpoint\":" + (self.endpoint.map(JSON.quote) ?? "null")
         line += ",\"status\":\(self.status)"

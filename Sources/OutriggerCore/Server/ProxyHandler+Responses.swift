@@ -58,6 +58,8 @@ extension ProxyHandler {
         if let exchange {
             record.method = exchange.head.method.rawValue
             record.path = exchange.head.uri
+            let version = exchange.head.version
+            record.protocolVersion = version.major >= 2 ? "HTTP/2" : version.minor >= 1 ? "HTTP/1.1" : "HTTP/1.0"
             record.service = exchange.service?.name
             record.endpoint = exchange.endpointName
             record.bytesIn = exchange.bodyBytes

@@ -76,7 +76,7 @@ extension ProxyHandler {
             tlsVerify: policy.tlsVerify,
             tlsCAFile: policy.tlsCAFile,
             framing: .init(
-                isHead: exchange.isHead, clientIsHTTP11: head.version.major == 1 && head.version.minor >= 1,
+                isHead: exchange.isHead, clientIsHTTP11: head.version.major >= 2 || head.version.minor >= 1,
                 keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID),
             holdStatuses: plan.holdStatuses)
         if endpoint.scheme == .https {

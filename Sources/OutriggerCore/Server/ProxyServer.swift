@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 
@@ -108,17 +109,71 @@ public final class ProxyServer: Sendable {
                     }
                     let guardHandler = ConnectionGuard(
                         headerTimeoutMs: limits.headerReadTimeoutMs, idleTimeoutMs: limits.clientIdleTimeoutMs)
-                    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-                    decoderLimits.maxHeaderListSize = limits.maxRequestHeaderBytes
-                    decoderLimits.maxHeaderFieldSize = limits.maxRequestHeaderBytes
-                    let decoder = HTTPRequestDecoder(
-                        leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop,
-                        limitConfiguration: decoderLimits)
                     try sync.addHandler(guardHandler)
-                    try sync.addHandler(ByteToMessageHandler(decoder))
-                    try sync.addHandler(ProxyHandler(context: context, connectionGuard: guardHandler, tls: tlsInfo))
+                    try sync.addHandler(
+                        ProtocolSniffer { handlerContext, chosen in
+                            let sync = handlerContext.pipeline.syncOperations
+                            switch chosen {
+                            case .http1:
+                                try Self.addHTTP1(
+                                    to: sync, context: context, limits: limits, guardHandler: guardHandler, tls: tlsInfo
+                                )
+                            case .http2:
+                                // Streams have their own timers; the connection's guard stands down.
+                                guardHandler.headReceived()
+                                try Self.addHTTP2(
+                                    to: sync, context: context, limits: limits,
+                                    tls: NIOLoopBound(tlsInfo, eventLoop: handlerContext.eventLoop))
+                            }
+                        })
                 }
             }
+    }
+
+    /// HTTP/1.1: the request decoder and one `ProxyHandler` for the connection.
+    private static func addHTTP1(
+        to sync: ChannelPipeline.SynchronousOperations, context: ProxyContext, limits: OutriggerConfig.Limits,
+        guardHandler: ConnectionGuard, tls: InboundTLSInfo?
+    ) throws {
+        var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+        decoderLimits.maxHeaderListSize = limits.maxRequestHeaderBytes
+        decoderLimits.maxHeaderFieldSize = limits.maxRequestHeaderBytes
+        let decoder = HTTPRequestDecoder(
+            leftOverBytesStrategy: .forwardBytes, informationalResponseStrategy: .drop,
+            limitConfiguration: decoderLimits)
+        try sync.addHandler(ByteToMessageHandler(decoder))
+        try sync.addHandler(ProxyHandler(context: context, connectionGuard: guardHandler, tls: tls))
+    }
+
+    /// HTTP/2 (SPEC §10): swift-nio-http2 with Outrigger's limits; each stream gets an `H2StreamAdapter` and its
+    /// own `ProxyHandler`, so a stream is one exchange through the same path as an HTTP/1.1 request.
+    private static func addHTTP2(
+        to sync: ChannelPipeline.SynchronousOperations, context: ProxyContext, limits: OutriggerConfig.Limits,
+        tls: NIOLoopBound<InboundTLSInfo?>
+    ) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: limits.maxConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxRequestHeaderBytes),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+        ]
+        connection.targetWindowSize = 1 << 20
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = 1 << 20
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                // A stream has no head or idle timer of its own: the exchange's timeouts apply.
+                let streamGuard = ConnectionGuard(headerTimeoutMs: 0, idleTimeoutMs: 0)
+                let streamSync = streamChannel.pipeline.syncOperations
+                try streamSync.addHandler(H2StreamAdapter())
+                // Streams run on their connection's event loop, where `tls` was made.
+                try streamSync.addHandler(
+                    ProxyHandler(context: context, connectionGuard: streamGuard, tls: tls.value))
+            }
+        }
+        try sync.addHandler(H2ConnectionDrain())
     }
 
     private init(
