@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# HTTP/2 inbound (SPEC §10) against the binary, with real peers: curl --http2-prior-knowledge and h2load (nghttp2)
+# on the plain listener, the same port still serving HTTP/1.1. Covers: h2c requests through the whole exchange
+# path (routing, x-request-id, Outrigger's own errors), request bodies of known and unknown length byte-exact,
+# a large download under HTTP/2 flow control, many concurrent streams on one connection, a stream whose reader
+# stalls not holding the others, and the access log's protocol field.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-.build/debug/outrigger}
+[ -x "$BIN" ] || swift build >/dev/null
+command -v h2load >/dev/null || { echo "http2: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
+WORK=$(mktemp -d)
+cleanup() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "http2: $*" >&2; tail -20 "$WORK/proxy.log" >&2 || true; exit 1; }
+
+# The upstream: sha256 and length of what it received, a 4 MiB file, and a small page.
+head -c 4194304 /dev/urandom >"$WORK/big.bin"
+cat >"$WORK/upstream.py" <<PY
+import hashlib, http.server
+big = open("$WORK/big.bin", "rb").read()
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args): pass
+    def reply(self, body, kind="text/plain"):
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        if self.path == "/big":
+            self.reply(big, "application/octet-stream")
+        else:
+            self.reply(b"hello over h2")
+    def do_POST(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                data += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.reply(f"{len(data)} {hashlib.sha256(data).hexdigest()}".encode())
+http.server.ThreadingHTTPServer.request_queue_size = 512  # h2load opens many streams at once
+http.server.ThreadingHTTPServer.daemon_threads = True
+http.server.ThreadingHTTPServer(("127.0.0.1", 18511), Handler).serve_forever()
+PY
+python3 "$WORK/upstream.py" 2>"$WORK/upstream.err" &
+UP_PID=$!
+printf 'services:\n  web:\n    endpoints: [127.0.0.1:18511]\n' >"$WORK/registry.yaml"
+cat >"$WORK/outrigger.yaml" <<YAML
+listen: 127.0.0.1:15071
+admin: { listen: 127.0.0.1:9971 }
+registry: registry.yaml
+access_log: $WORK/access.log
+limits: { max_concurrent_streams: 64 }
+YAML
+"$BIN" run --config "$WORK/outrigger.yaml" 2>"$WORK/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null http://127.0.0.1:9971/ready && curl -s -o /dev/null http://127.0.0.1:18511/ && break
+    sleep 0.1
+done
+H2=(curl -sf --http2-prior-knowledge -H 'Host: web')
+
+out=$("${H2[@]}" -w '\n%{http_version} %{http_code} %header{x-request-id}' http://127.0.0.1:15071/page)
+[ "$(head -1 <<<"$out")" = "hello over h2" ] || fail "body: $out"
+read -r version code rid <<<"$(tail -1 <<<"$out")"
+[ "$version" = 2 ] && [ "$code" = 200 ] && [ ${#rid} = 36 ] || fail "h2c GET: $out"
+# The same port still speaks HTTP/1.1.
+[ "$(curl -sf -H 'Host: web' -w ' %{http_version}' http://127.0.0.1:15071/page)" = "hello over h2 1.1" ] || fail "HTTP/1.1 on the same port"
+# Outrigger's own errors, over HTTP/2.
+err=$(curl -s --http2-prior-knowledge -H 'Host: nowhere' -o "$WORK/err.json" -w '%{http_version} %{http_code} %header{x-outrigger-error}' http://127.0.0.1:15071/)
+[ "$err" = "2 404 unknown_service" ] && grep -q '"error":"unknown_service"' "$WORK/err.json" || fail "h2c error: $err"
+
+# Request bodies: known length, and unknown length (no content-length: chunked to the HTTP/1.1 upstream).
+head -c 300000 /dev/urandom >"$WORK/body.bin"
+want="300000 $(sha256sum "$WORK/body.bin" | cut -d' ' -f1)"
+got=$("${H2[@]}" --data-binary @"$WORK/body.bin" http://127.0.0.1:15071/upload)
+[ "$got" = "$want" ] || fail "POST with content-length: $got, want $want"
+got=$("${H2[@]}" -H 'Content-Length:' -H 'Content-Type: application/octet-stream' --data-binary @"$WORK/body.bin" http://127.0.0.1:15071/upload)
+[ "$got" = "$want" ] || fail "POST without content-length: $got, want $want"
+
+# A 4 MiB download under HTTP/2 flow control, byte-exact.
+"${H2[@]}" -o "$WORK/got.bin" http://127.0.0.1:15071/big
+cmp -s "$WORK/big.bin" "$WORK/got.bin" || fail "4 MiB download differs"
+
+# Many concurrent streams on few connections: every one answered.
+h2load -n 4000 -c 4 -m 32 -H 'Host: web' http://127.0.0.1:15071/page >"$WORK/h2load.txt" 2>&1 || true
+grep -q "requests: 4000 total, 4000 started, 4000 done, 4000 succeeded, 0 failed" "$WORK/h2load.txt" \
+    || fail "h2load: $(grep -E 'requests:|status codes' "$WORK/h2load.txt")"
+grep -q "status codes: 4000 2xx" "$WORK/h2load.txt" || fail "h2load statuses: $(grep 'status codes' "$WORK/h2load.txt")"
+
+# A stalled stream does not hold the others: one stream's 4 MiB download is not read while other streams on the
+# same connection complete.
+python3 - <<'PY' || fail "a stalled stream held the connection"
+import socket, struct, time
+# A minimal HTTP/2 client (the preface, SETTINGS with a small initial window, two streams on one connection).
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+def headers(path):  # HPACK, literal without indexing, no Huffman
+    def field(name, value):
+        return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+    block = field(b":method", b"GET") + field(b":scheme", b"http") + field(b":path", path) + field(b":authority", b"web")
+    return block
+s = socket.create_connection(("127.0.0.1", 15071))
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, struct.pack(">HI", 4, 65535)))
+s.sendall(frame(8, 0, 0, struct.pack(">I", 16 << 20)))  # a large connection window: only stream 1 is held
+s.sendall(frame(1, 0x5, 1, headers(b"/big")))      # stream 1: 4 MiB, never given more window than 64 KiB
+time.sleep(0.3)
+s.sendall(frame(1, 0x5, 3, headers(b"/page")))     # stream 3: small
+deadline = time.time() + 10
+buffer = b""
+done = False
+while time.time() < deadline and not done:
+    s.settimeout(max(0.1, deadline - time.time()))
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    buffer += chunk
+    while len(buffer) >= 9:
+        length = int.from_bytes(buffer[:3], "big")
+        if len(buffer) < 9 + length:
+            break
+        kind, flags, stream = buffer[3], buffer[4], int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
+        if kind == 4 and not flags & 1:
+            s.sendall(frame(4, 1, 0))  # ack the server's SETTINGS
+        if kind == 0 and stream == 3 and flags & 1:
+            done = True
+        buffer = buffer[9 + length:]
+assert done, "stream 3 never completed while stream 1 was stalled"
+PY
+
+# The access log names the protocol.
+grep -q '"path":"/page","protocol":"HTTP/2"' "$WORK/access.log" || fail "access log: no HTTP/2 line"
+grep -q '"path":"/page","protocol":"HTTP/1.1"' "$WORK/access.log" || fail "access log: no HTTP/1.1 line"
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+PROXY_PID=
+echo "http2: ok"
