@@ -39,7 +39,7 @@ struct ConfigKeyTableTests {
             ConfigLoader.policyTable(folder: "/etc/outrigger"), base: ServicePolicy(),
             samples: [
                 "connect_timeout": "7s", "request_timeout": "7s", "idle_timeout": "7s",
-                "max_concurrent_requests": "7", "balance": "least_request",
+                "max_concurrent_requests": "7", "balance": "least_request", "protocol": "h2c",
                 "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }",
                 "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "\(Self.pki.ca)",
             ])

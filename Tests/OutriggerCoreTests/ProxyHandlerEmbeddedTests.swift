@@ -68,7 +68,7 @@ final class EmbeddedProxy {
     func respond(_ status: Int = 200, _ body: String = "ok") throws {
         let transfer = try #require(self.transfer)
         self.handler.transfer(transfer, didProduce: Self.response(status, body))
-        self.handler.transferDidFinish(transfer, status: status, closeConnection: false, held: nil)
+        self.handler.transferDidFinish(transfer, status: status, closeConnection: false, held: nil, grpcStatus: nil)
     }
 
     /// The worker delivers the head and the first bytes of a 10-byte body: the response has started.
@@ -242,7 +242,7 @@ struct ProxyHandlerEmbeddedTests {
         let first = try #require(proxy.transfer)
         #expect(first.curlRequest.holdStatuses.contains(503))
         proxy.handler.transferDidFinish(
-            first, status: 503, closeConnection: false, held: EmbeddedProxy.response(503, "busy"))
+            first, status: 503, closeConnection: false, held: EmbeddedProxy.response(503, "busy"), grpcStatus: nil)
         #expect(try proxy.output().isEmpty)
         let second = try #require(proxy.nextTry(after: first))
         #expect(second !== first)
@@ -258,7 +258,7 @@ struct ProxyHandlerEmbeddedTests {
         try proxy.send()
         let transfer = try #require(proxy.transfer)
         proxy.handler.transferDidFinish(
-            transfer, status: 503, closeConnection: false, held: EmbeddedProxy.response(503, "busy"))
+            transfer, status: 503, closeConnection: false, held: EmbeddedProxy.response(503, "busy"), grpcStatus: nil)
         let output = try proxy.output()
         #expect(output.hasPrefix("HTTP/1.1 503 "))
         #expect(output.hasSuffix("busy"))

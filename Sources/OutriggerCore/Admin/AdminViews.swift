@@ -33,9 +33,12 @@ struct ServiceStatsView: Encodable {
     var breakerState: String
     var breakerTransitions: Int
     var latencyMs: LatencyView
+    /// gRPC answers by `grpc-status`, when the service had any.
+    var grpcStatus: [String: Int]?
 
     enum CodingKeys: String, CodingKey {
         case requests, responses, errors, retries, overloaded, ejections
+        case grpcStatus = "grpc_status"
         case retryBudgetExhausted = "retry_budget_exhausted"
         case failedTries = "failed_tries"
         case breakerRejections = "breaker_rejections"
@@ -60,6 +63,10 @@ struct ServiceStatsView: Encodable {
         self.ejections = snapshot.ejections
         self.breakerState = snapshot.breakerState.rawValue
         self.breakerTransitions = snapshot.breakerTransitions
+        if !snapshot.grpcStatuses.isEmpty {
+            self.grpcStatus = Dictionary(
+                uniqueKeysWithValues: snapshot.grpcStatuses.map { (String($0.status), $0.count) })
+        }
         self.latencyMs = LatencyView(snapshot.latency)
     }
 }

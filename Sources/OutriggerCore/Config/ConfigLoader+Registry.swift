@@ -44,6 +44,17 @@ extension ConfigLoader {
                 }
             ),
             (
+                "protocol",
+                { value, path, policy, reader in
+                    guard let text = reader.string(value, at: path) else { return }
+                    if let chosen = UpstreamProtocol(rawValue: text) {
+                        policy.upstreamProtocol = chosen
+                    } else {
+                        reader.error(value, "\(path) must be http1, h2c or auto, not '\(text)'")
+                    }
+                }
+            ),
+            (
                 "breaker",
                 { value, path, policy, reader in
                     Self.breakerTable.read(value, at: path, prefix: path, into: &policy.breaker, reader: &reader)

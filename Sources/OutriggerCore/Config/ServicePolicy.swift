@@ -24,6 +24,8 @@ public struct RetryPolicy: Sendable, Equatable {
         case connectFailure
         case reset
         case timeout
+        /// gRPC's UNAVAILABLE (`grpc-status: 14`, SPEC §10).
+        case unavailable
         case status(Int)
 
         /// Parses `connect_failure`, `reset`, `timeout` or a 5xx status code.
@@ -32,6 +34,7 @@ public struct RetryPolicy: Sendable, Equatable {
             case "connect_failure": self = .connectFailure
             case "reset": self = .reset
             case "timeout": self = .timeout
+            case "unavailable": self = .unavailable
             default:
                 guard let code = Int(text), (500...599).contains(code) else { return nil }
                 self = .status(code)
@@ -43,6 +46,7 @@ public struct RetryPolicy: Sendable, Equatable {
             case .connectFailure: return "connect_failure"
             case .reset: return "reset"
             case .timeout: return "timeout"
+            case .unavailable: return "unavailable"
             case .status(let code): return String(code)
             }
         }
@@ -85,6 +89,8 @@ public struct ServicePolicy: Sendable, Equatable {
     public var maxConcurrentRequests = 1024
     /// Endpoint selection.
     public var balance: Balance = .roundRobin
+    /// The HTTP version spoken to the endpoints (SPEC §10).
+    public var upstreamProtocol: UpstreamProtocol = .auto
     /// Circuit breaker settings.
     public var breaker = BreakerPolicy()
     /// Retry settings.
@@ -109,4 +115,14 @@ public struct ServicePolicy: Sendable, Equatable {
 public enum Balance: String, Sendable, Equatable {
     case roundRobin = "round_robin"
     case leastRequest = "least_request"
+}
+
+/// How Outrigger speaks to a service's endpoints (SPEC §10).
+public enum UpstreamProtocol: String, Sendable, Equatable {
+    /// HTTP/1.1 always.
+    case http1
+    /// HTTP/2 with prior knowledge, also on `http://` and unix endpoints (what gRPC servers expect).
+    case h2c
+    /// HTTP/1.1 to `http://` and unix endpoints, HTTP/2 by ALPN to `https://` ones when the upstream offers it.
+    case auto
 }

@@ -22,6 +22,20 @@ public struct OutriggerError: Error, Sendable, Equatable, CustomStringConvertibl
         case upstreamTimeout = "upstream_timeout"
 
         /// The HTTP status this code is answered with.
+        /// The gRPC status a gRPC client gets for this error (SPEC §10): UNAVAILABLE when another try or endpoint
+        /// could succeed, DEADLINE_EXCEEDED for timeouts, RESOURCE_EXHAUSTED for limits, UNIMPLEMENTED for a
+        /// service Outrigger does not know, INTERNAL for an upstream that broke the protocol.
+        public var grpcStatus: Int {
+            switch self {
+            case .breakerOpen, .noEndpoints, .upstreamConnectFailed, .upstreamTLSError, .upstreamReset: return 14
+            case .upstreamConnectTimeout, .upstreamTimeout, .requestHeaderTimeout: return 4
+            case .overloaded, .requestBodyTooLarge, .requestHeaderTooLarge: return 8
+            case .unknownService: return 12
+            case .upstreamProtocolError: return 13
+            case .badRequest: return 3
+            }
+        }
+
         public var status: Int {
             switch self {
             case .badRequest: return 400

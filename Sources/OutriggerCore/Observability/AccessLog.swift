@@ -147,6 +147,8 @@ struct AccessRecord {
     var service: String?
     var endpoint: String?
     var status: Int
+    /// The gRPC status of a gRPC call (SPEC §10), else nil.
+    var grpcStatus: Int? = nil
     var bytesIn: Int64
     var bytesOut: Int64
     var durationMs: Double
@@ -166,6 +168,7 @@ struct AccessRecord {
         line += ",\"service\":" + (self.service.map(JSON.quote) ?? "null")
         line += ",\"endpoint\":" + (self.endpoint.map(JSON.quote) ?? "null")
         line += ",\"status\":\(self.status)"
+        line += ",\"grpc_status\":" + (self.grpcStatus.map { String($0) } ?? "null")
         line += ",\"bytes_in\":\(self.bytesIn),\"bytes_out\":\(self.bytesOut)"
         line += ",\"duration_ms\":\(Self.millis(self.durationMs))"
         line += ",\"upstream_ms\":" + (self.upstreamMs.map(Self.millis) ?? "null")

@@ -18,6 +18,8 @@ struct ServiceSnapshot {
     var breakerState: CircuitBreaker.State
     var breakerTransitions: Int
     var latency: LatencyHistogram.Snapshot
+    /// gRPC answers by status, only the statuses seen.
+    var grpcStatuses: [(status: Int, count: Int)] = []
 }
 
 extension ServiceSnapshot {
@@ -40,6 +42,10 @@ extension ServiceSnapshot {
             inFlight: service.inFlight.load(ordering: .relaxed),
             ejections: counters.ejections.load(ordering: .relaxed),
             breakerState: service.breakerNow().effectiveState,
-            breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot())
+            breakerTransitions: counters.transitions.load(ordering: .relaxed), latency: counters.latency.snapshot(),
+            grpcStatuses: counters.grpcStatuses.enumerated().compactMap { index, counter in
+                let count = counter.load(ordering: .relaxed)
+                return count > 0 ? (index, count) : nil
+            })
     }
 }

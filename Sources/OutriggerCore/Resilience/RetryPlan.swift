@@ -86,6 +86,9 @@ public struct RetryPlan: Sendable, Equatable {
     /// The statuses to hold back on the current try.
     public var holdStatuses: [Int] { self.mayRetryLater ? self.policy.retryStatuses : [] }
 
+    /// Whether a gRPC trailers-only UNAVAILABLE is held back on the current try (SPEC §10).
+    public var holdsGRPCUnavailable: Bool { self.mayRetryLater && self.policy.retryOn.contains(.unavailable) }
+
     /// Decides after a failed try. Takes a retry from `budget` and draws the backoff from `random` only when every
     /// other condition allows the retry.
     public func decide<G: RandomNumberGenerator>(

@@ -24,6 +24,12 @@ public final class ServiceCounters: Sendable {
     public let ejections = ManagedAtomic<Int>(0)
     /// Durations of requests answered, from head received to response end.
     public let latency = LatencyHistogram()
+    /// Answers to gRPC calls by `grpc-status` (0 to 16; others count as 2, UNKNOWN), SPEC §10.
+    public let grpcStatuses: [ManagedAtomic<Int>] = (0...16).map { _ in ManagedAtomic(0) }
+
+    public func countGRPC(status: Int) {
+        self.grpcStatuses[(0...16).contains(status) ? status : 2].wrappingIncrement(ordering: .relaxed)
+    }
 
     /// Fresh counters.
     public init() {}

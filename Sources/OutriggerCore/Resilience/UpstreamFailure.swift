@@ -7,15 +7,24 @@ public enum UpstreamFailure: Sendable, Equatable, CustomStringConvertible {
     case error(OutriggerError.Code)
     /// The upstream answered with a 5xx status.
     case status(Int)
+    /// A gRPC answer with `grpc-status: 14` (UNAVAILABLE), whatever the HTTP status (SPEC §10).
+    case grpcUnavailable
 
     /// The failure of a finished response, or nil when its status is not a failure (SPEC §5: 5xx counts).
     public static func of(status: Int) -> UpstreamFailure? { status >= 500 ? .status(status) : nil }
+
+    /// The same, for a response that may carry a gRPC status (in its head, or in its trailers).
+    public static func of(status: Int, grpcStatus: Int?) -> UpstreamFailure? {
+        if let failure = Self.of(status: status) { return failure }
+        return grpcStatus == 14 ? .grpcUnavailable : nil
+    }
 
     /// `upstream_reset`, `http_503`, ...: the label shown in `/breakers` and the log.
     public var description: String {
         switch self {
         case .error(let code): return code.rawValue
         case .status(let status): return "http_\(status)"
+        case .grpcUnavailable: return "grpc_unavailable"
         }
     }
 
@@ -29,6 +38,7 @@ public enum UpstreamFailure: Sendable, Equatable, CustomStringConvertible {
     public func matches(_ retryOn: [RetryPolicy.Condition]) -> Bool {
         switch self {
         case .status(let status): return retryOn.contains(.status(status))
+        case .grpcUnavailable: return retryOn.contains(.unavailable)
         case .error(let code): return code.retryConditions.contains { retryOn.contains($0) }
         }
     }

@@ -12,6 +12,37 @@ enum ErrorResponder {
         return json
     }
 
+    /// A gRPC client's answer (SPEC §10): trailers-only, HTTP 200 with `grpc-status`, `grpc-message`
+    /// (percent-encoded as gRPC requires) and `x-outrigger-error`, no body.
+    static func grpcResponse(
+        for error: OutriggerError, requestID: String?, close: Bool, allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 256 + error.message.utf8.count)
+        buffer.writeStaticString("HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n")
+        buffer.writeString("grpc-status: \(error.code.grpcStatus)\r\n")
+        buffer.writeString("grpc-message: \(Self.percentEncoded(error.message))\r\n")
+        buffer.writeString("x-outrigger-error: \(error.code.rawValue)\r\n")
+        if let requestID { buffer.writeString("x-request-id: \(requestID)\r\n") }
+        buffer.writeStaticString("content-length: 0\r\n")
+        if close { buffer.writeStaticString("connection: close\r\n") }
+        buffer.writeStaticString("\r\n")
+        return buffer
+    }
+
+    /// gRPC's percent-encoding of grpc-message: printable ASCII but `%` as is, every other byte as %XX.
+    static func percentEncoded(_ text: String) -> String {
+        var out = ""
+        for byte in text.utf8 {
+            if byte >= 0x20 && byte <= 0x7E && byte != 0x25 {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += "%" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return out
+    }
+
     /// The whole response, ready to write.
     static func response(
         for error: OutriggerError, requestID: String?, close: Bool, isHead: Bool = false,

@@ -50,6 +50,8 @@ final class Exchange {
     var upstreamDoneAt: NIODeadline?
     var bytesOut: Int64 = 0
     var status = 0
+    /// The upstream's `grpc-status` (SPEC §10), or the one Outrigger answered with.
+    var grpcStatus: Int?
     var errorCode: OutriggerError.Code?
     var endpointName: String?
 
@@ -59,10 +61,14 @@ final class Exchange {
     /// part, so kept here rather than looked up under the config lock each time.
     var maxBodyBytes: Int64 = 0
 
+    /// A gRPC call (`content-type: application/grpc…`): its errors are answered the gRPC way (SPEC §10).
+    let isGRPC: Bool
+
     init(head: HTTPRequestHead, requestID: String, now: NIODeadline) {
         self.head = head
         self.requestID = requestID
         self.isHead = head.method == .HEAD
+        self.isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") == true
         self.startedAt = now
     }
 }

@@ -42,14 +42,23 @@ extension ProxyHandler {
             context.close(promise: nil)
             return
         }
-        exchange.service?.counters.countResponse(status: error.code.status)
         self.abandon(exchange)
         let keepAlive = answer != .writeThenClose && self.machine.exchange?.keepAlive == true
-        let response = ErrorResponder.response(
-            for: error, requestID: exchange.requestID, close: !keepAlive, isHead: exchange.isHead,
-            extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
-            allocator: context.channel.allocator)
-        exchange.status = error.code.status
+        let response: ByteBuffer
+        if exchange.isGRPC {
+            // A gRPC client reads its status from grpc-status, not from HTTP's (SPEC §10).
+            response = ErrorResponder.grpcResponse(
+                for: error, requestID: exchange.requestID, close: !keepAlive, allocator: context.channel.allocator)
+            exchange.status = 200
+            exchange.grpcStatus = error.code.grpcStatus
+        } else {
+            response = ErrorResponder.response(
+                for: error, requestID: exchange.requestID, close: !keepAlive, isHead: exchange.isHead,
+                extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
+                allocator: context.channel.allocator)
+            exchange.status = error.code.status
+        }
+        exchange.service?.counters.countResponse(status: exchange.status)
         exchange.bytesOut += Int64(response.readableBytes)
         switch answer {
         case .writeThenClose:

@@ -49,6 +49,7 @@ extension ProxyHandler {
         let now = self.handlerContext?.eventLoop.now ?? .now()
         if let exchange, let service = exchange.service {
             service.counters.latency.record(milliseconds: Double((now - exchange.startedAt).nanoseconds) / 1e6)
+            if let grpcStatus = exchange.grpcStatus { service.counters.countGRPC(status: grpcStatus) }
         }
         guard let log = self.context.accessLog else { return }
         var record = AccessRecord(
@@ -58,6 +59,7 @@ extension ProxyHandler {
         if let exchange {
             record.method = exchange.head.method.rawValue
             record.path = exchange.head.uri
+            record.grpcStatus = exchange.grpcStatus
             let version = exchange.head.version
             record.protocolVersion = version.major >= 2 ? "HTTP/2" : version.minor >= 1 ? "HTTP/1.1" : "HTTP/1.0"
             record.service = exchange.service?.name

@@ -1,3 +1,4 @@
+import CCurl
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -57,12 +58,20 @@ extension ProxyHandler {
         let perTryApplies = perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
 
         let head = exchange.head
+        let httpVersion: Int
+        switch policy.upstreamProtocol {
+        case .http1: httpVersion = Int(CURL_HTTP_VERSION_1_1)
+        case .h2c: httpVersion = Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        case .auto:
+            httpVersion = Int(endpoint.scheme == .https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1)
+        }
         let headers = RequestHeaderRules.curlHeaders(
             .init(
                 headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
                 trace: exchange.trace.map { (exchange.tracing, $0) },
                 forwardedProto: self.tls == nil ? "http" : "https",
-                clientCertificate: self.tls?.clientCertificate))
+                clientCertificate: self.tls?.clientCertificate,
+                upstreamIsHTTP2: httpVersion != Int(CURL_HTTP_VERSION_1_1)))
         let target = endpoint.curlTarget(serverName: policy.tlsServerName)
         var request = UpstreamRequest(
             baseURL: target.baseURL,
@@ -79,6 +88,8 @@ extension ProxyHandler {
                 isHead: exchange.isHead, clientIsHTTP11: head.version.major >= 2 || head.version.minor >= 1,
                 keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID),
             holdStatuses: plan.holdStatuses)
+        request.holdsGRPCUnavailable = plan.holdsGRPCUnavailable
+        request.httpVersion = httpVersion
         if endpoint.scheme == .https {
             request.tlsCertFile = policy.tlsCertFile
             request.tlsKeyFile = policy.tlsKeyFile
@@ -197,14 +208,17 @@ extension ProxyHandler {
         self.resumeReadingIfPossible(context: context)
     }
 
-    func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?) {
+    func transferDidFinish(
+        _ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?, grpcStatus: Int?
+    ) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
         }
         exchange.transfer = nil
         exchange.upstreamDoneAt = context.eventLoop.now
         self.machine.tryEnded()
-        let failure = UpstreamFailure.of(status: status)
+        let failure = UpstreamFailure.of(status: status, grpcStatus: grpcStatus)
+        exchange.grpcStatus = grpcStatus
         if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
             service.finish(ticket: ticket, endpoint: index, failure: failure)
             exchange.ticket = nil

@@ -251,7 +251,8 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             return
         }
         exchange.deadlineMs = Self.deadline(
-            policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"), nowMs: service.clock.nowMs())
+            policy: policy, header: head.headers.first(name: "x-outrigger-timeout-ms"),
+            grpcTimeout: head.headers.first(name: "grpc-timeout"), nowMs: service.clock.nowMs())
 
         if expectsBody,
             head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" })
@@ -264,13 +265,35 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
         self.startTry(exchange, avoid: nil, context: context)
     }
 
-    /// The overall deadline: `request_timeout`, shortened (never lengthened) by a valid `x-outrigger-timeout-ms`.
-    static func deadline(policy: ServicePolicy, header: String?, nowMs: Int64) -> Int64? {
+    /// The overall deadline: `request_timeout`, shortened (never lengthened) by a valid `x-outrigger-timeout-ms`
+    /// or gRPC's `grpc-timeout` (SPEC §10).
+    static func deadline(policy: ServicePolicy, header: String?, grpcTimeout: String? = nil, nowMs: Int64) -> Int64? {
         var timeout = policy.requestTimeoutMs > 0 ? policy.requestTimeoutMs : nil
         if let header, let asked = Int64(header), asked > 0 {
             timeout = min(timeout ?? asked, asked)
         }
+        if let grpcTimeout, let asked = Self.grpcTimeoutMs(grpcTimeout) {
+            timeout = min(timeout ?? asked, asked)
+        }
         return timeout.map { nowMs + $0 }
+    }
+
+    /// `grpc-timeout`: up to 8 digits and a unit (H, M, S, m, u, n), in whole milliseconds (at least 1).
+    static func grpcTimeoutMs(_ value: String) -> Int64? {
+        guard let unit = value.last, value.count >= 2, value.count <= 9, let amount = Int64(value.dropLast()),
+            amount >= 0
+        else { return nil }
+        let ms: Int64
+        switch unit {
+        case "H": ms = amount * 3_600_000
+        case "M": ms = amount * 60_000
+        case "S": ms = amount * 1000
+        case "m": ms = amount
+        case "u": ms = amount / 1000
+        case "n": ms = amount / 1_000_000
+        default: return nil
+        }
+        return max(1, ms)
     }
 
     /// Decides the upstream body framing from Content-Length and Transfer-Encoding (RFC 9112 §6).

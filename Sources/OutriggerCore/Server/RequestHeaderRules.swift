@@ -18,6 +18,14 @@ enum RequestHeaderRules {
         var forwardedProto = "http"
         /// The verified client certificate (SPEC §18), sent as `x-forwarded-client-cert`.
         var clientCertificate: String? = nil
+        /// The upstream speaks HTTP/2: a client's `te: trailers` goes on (SPEC §10).
+        var upstreamIsHTTP2 = false
+    }
+
+    /// Whether the client's `TE` allows trailers: `te: trailers` then goes on (gRPC servers require it, SPEC §10),
+    /// the one TE value a hop-by-hop rule lets through.
+    static func wantsTrailers(_ headers: HTTPHeaders) -> Bool {
+        headers[canonicalForm: "te"].contains { $0.lowercased() == "trailers" }
     }
 
     /// Headers the rules treat specially, recognised without allocating a lower-cased copy of every name.
@@ -117,6 +125,7 @@ enum RequestHeaderRules {
         if !sawForwardedFor, let client = input.clientAddress { append("X-Forwarded-For", client) }
         if !sawProto { append("X-Forwarded-Proto", input.forwardedProto) }
         if let certificate = input.clientCertificate { append("x-forwarded-client-cert", certificate) }
+        if input.upstreamIsHTTP2 && Self.wantsTrailers(input.headers) { append("te", "trailers") }
         if !sawForwardedHost, let host { append("X-Forwarded-Host", host) }
         if !sawRequestID { append("x-request-id", input.requestID) }
         if let trace = input.trace {

@@ -56,9 +56,9 @@ public final class CurlWorker: @unchecked Sendable {
         precondition(self.epoll >= 0 && self.wakeFD >= 0, "epoll or eventfd unavailable: \(errno)")
         precondition(ccurl_epoll_set(self.epoll, self.wakeFD, 1, 0, 1) == 0, "epoll_ctl failed: \(errno)")
         self.name = name
-        // Keep a warm pool of upstream connections; HTTP/1.1 only, no multiplexing attempts.
+        // Keep a warm pool of upstream connections; HTTP/2 connections carry many streams (SPEC §10).
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, 1024)
-        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, 0)
+        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
         let opaque = Unmanaged.passUnretained(self).toOpaque()
         _ = ccurl_multi_setopt_socketfunction(self.multi, workerSocketCallback)
         _ = ccurl_multi_setopt_pointer(self.multi, CURLMOPT_SOCKETDATA, opaque)
@@ -306,16 +306,21 @@ public final class CurlWorker: @unchecked Sendable {
                         detail: "dup: errno \(errno)"), responseStarted: false)
         } else if result == CURLE_OK && started {
             if transfer.curlFraming == .chunked {
-                "0\r\n\r\n".utf8.withContiguousStorageIfAvailable {
-                    transfer.curlAppendOutput(UnsafeRawBufferPointer($0))
-                }
+                // The last chunk, with the upstream's trailers (gRPC's grpc-status among them).
+                var last: [UInt8] = Array("0\r\n".utf8)
+                last += transfer.curlTrailers
+                last += Array("\r\n".utf8)
+                last.withUnsafeBytes { transfer.curlAppendOutput($0) }
+                transfer.curlTrailers = []
             }
             var held: ByteBuffer?
             if transfer.curlHolding {
                 held = transfer.curlOutput ?? self.allocator.buffer(capacity: 0)
                 transfer.curlOutput = nil
             }
-            transfer.curlCompletion = .finished(status: transfer.curlStatus, close: transfer.curlCloseAfter, held: held)
+            transfer.curlCompletion = .finished(
+                status: transfer.curlStatus, close: transfer.curlCloseAfter, held: held,
+                grpcStatus: transfer.curlGRPCStatus)
         } else {
             var error: OutriggerError
             if transfer.curlHeadError != nil || (result == CURLE_OK && !started) {
@@ -433,11 +438,12 @@ struct TransferDelivery: @unchecked Sendable {
             }
             transfer.sink = nil
             switch completion {
-            case .finished(let status, let close, let held):
+            case .finished(let status, let close, let held, let grpcStatus):
                 if let held {
                     transfer.backlog.wrappingAdd(held.readableBytes, ordering: .sequentiallyConsistent)
                 }
-                sink.transferDidFinish(transfer, status: status, closeConnection: close, held: held)
+                sink.transferDidFinish(
+                    transfer, status: status, closeConnection: close, held: held, grpcStatus: grpcStatus)
             case .failed(let error, let started):
                 sink.transfer(transfer, didFail: error, responseStarted: started)
             case .connected(let fd):

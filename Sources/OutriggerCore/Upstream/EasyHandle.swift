@@ -14,6 +14,7 @@ final class EasyHandle {
     private var certFile: String?
     private var keyFile: String?
     private var connectTo: String?
+    private var httpVersion = Int(CURL_HTTP_VERSION_1_1)
     private var connectToList: UnsafeMutablePointer<curl_slist>?
 
     /// A handle whose constant options are set; `worker` receives the socket-open callback.
@@ -31,6 +32,8 @@ final class EasyHandle {
         // One receive buffer of 64 KiB (curl's default is 16 KiB): a 16 KiB body plus its head in one read.
         _ = ccurl_easy_setopt_long(handle, CURLOPT_BUFFERSIZE, 64 * 1024)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        // HTTP/2 transfers wait for a connection that can take one more stream rather than open their own.
+        _ = ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, 1)
         // Never decode content-encoding, never follow redirects (SPEC §4).
         _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_CONTENT_DECODING, 0)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
@@ -58,6 +61,10 @@ final class EasyHandle {
         _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, request.headers)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_NOBODY, request.framing.isHead ? 1 : 0)
         _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, request.connectOnly ? 1 : 0)
+        if request.httpVersion != self.httpVersion {
+            _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, request.httpVersion)
+            self.httpVersion = request.httpVersion
+        }
         switch request.body {
         case .none:
             _ = ccurl_easy_setopt_long(handle, CURLOPT_UPLOAD, 0)

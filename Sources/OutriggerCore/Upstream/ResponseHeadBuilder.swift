@@ -24,6 +24,8 @@ struct ResponseHeadBuilder {
         var status: Int
         var framing: BodyFraming
         var closeConnection: Bool
+        /// The head's `grpc-status` (a gRPC trailers-only answer), if any.
+        var grpcStatus: Int? = nil
     }
 
     /// How the client's connection frames the response; set once per transfer.
@@ -145,6 +147,7 @@ struct ResponseHeadBuilder {
         var hasTransferEncoding = false
         var contentLength = 0
         var hasRequestID = false
+        var grpcStatus: Int?
         for field in self.fields {
             if self.nameIs(field, "connection") {
                 connectionTokens += HeaderNames.tokens(self.storage[field.valueStart..<field.valueEnd])
@@ -157,6 +160,12 @@ struct ResponseHeadBuilder {
                 hasRequestID = true
             } else if self.nameIs(field, "transfer-encoding") {
                 hasTransferEncoding = true
+            } else if self.nameIs(field, "grpc-status") {
+                var value = 0
+                for byte in self.storage[field.valueStart..<field.valueEnd] where byte >= 48 && byte <= 57 {
+                    value = min(value * 10 + Int(byte - 48), 1 << 20)
+                }
+                grpcStatus = value
             }
         }
         // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which must then not be passed on.
@@ -218,7 +227,8 @@ struct ResponseHeadBuilder {
             buffer.writeStaticString("connection: keep-alive\r\n")
         }
         buffer.writeStaticString("\r\n")
-        return Head(bytes: buffer, status: self.status, framing: framing, closeConnection: close)
+        return Head(
+            bytes: buffer, status: self.status, framing: framing, closeConnection: close, grpcStatus: grpcStatus)
     }
 }
 

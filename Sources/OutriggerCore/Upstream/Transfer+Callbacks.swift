@@ -10,11 +10,13 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
     guard let buffer, let userdata else { return 0 }
     let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
     transfer.touch()
-    if transfer.curlFraming != nil {
-        // Trailers after the body: not forwarded (documented in docs/forwarding.md).
+    let line = UnsafeRawBufferPointer(start: buffer, count: length)
+    if let framing = transfer.curlFraming {
+        // Trailers after the body: passed on in the last chunk when the client's response is chunked (an HTTP/2
+        // client gets them as trailers); grpc-status is read in any case.
+        transfer.curlTakeTrailer(line, forward: framing == .chunked)
         return length
     }
-    let line = UnsafeRawBufferPointer(start: buffer, count: length)
     switch transfer.curlHead.feed(line: line) {
     case .none:
         return length
@@ -25,7 +27,10 @@ let transferHeaderCallback: ccurl_data_callback = { buffer, size, count, userdat
         transfer.curlFraming = head.framing
         transfer.curlStatus = head.status
         transfer.curlCloseAfter = head.closeConnection
-        transfer.curlHolding = transfer.curlRequest.holdStatuses.contains(head.status)
+        transfer.curlGRPCStatus = head.grpcStatus
+        transfer.curlHolding =
+            transfer.curlRequest.holdStatuses.contains(head.status)
+            || (head.grpcStatus == 14 && transfer.curlRequest.holdsGRPCUnavailable)
         if transfer.curlOutput == nil {
             transfer.curlOutput = head.bytes
             transfer.curlMarkDirty()
@@ -135,4 +140,24 @@ let transferReadCallback: ccurl_data_callback = { buffer, size, count, userdata 
     }
     if written > 0 { transfer.touch() }
     return written
+}
+
+extension Transfer {
+    /// One trailer line from curl (`name: value` with its line end, or the blank line that ends them).
+    func curlTakeTrailer(_ line: UnsafeRawBufferPointer, forward: Bool) {
+        var end = line.count
+        while end > 0 && (line[end - 1] == UInt8(ascii: "\n") || line[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
+        guard end > 0, let colon = (0..<end).first(where: { line[$0] == UInt8(ascii: ":") }), colon > 0 else { return }
+        let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
+        if HeaderNames.equalsLowercase(name, "grpc-status") {
+            var value = 0
+            for byte in line[(colon + 1)..<end] where byte >= 48 && byte <= 57 { value = value * 10 + Int(byte - 48) }
+            self.curlGRPCStatus = value
+        }
+        guard forward, !HeaderNames.isHopByHop(name), !HeaderNames.equalsLowercase(name, "content-length") else {
+            return
+        }
+        self.curlTrailers.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[0..<end]))
+        self.curlTrailers.append(contentsOf: [13, 10])
+    }
 }

@@ -11,7 +11,9 @@ protocol TransferSink: AnyObject {
     func transferWantsMoreBody(_ transfer: Transfer)
     /// The exchange completed; `closeConnection` when the response framing requires a close. `held` carries the
     /// whole response when its status was one the request asked to hold (a retry candidate); nothing was sent.
-    func transferDidFinish(_ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?)
+    /// `grpcStatus` is the response's `grpc-status` (head or trailers), when it had one.
+    func transferDidFinish(
+        _ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?, grpcStatus: Int?)
     /// The exchange failed; `responseStarted` when head bytes already went to the client.
     func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool)
     /// A connect-only transfer connected; the sink owns `descriptor` from now on.
@@ -42,7 +44,7 @@ final class Transfer: @unchecked Sendable {
 
     /// How a transfer ended, as seen on the curl thread.
     enum Completion {
-        case finished(status: Int, close: Bool, held: ByteBuffer?)
+        case finished(status: Int, close: Bool, held: ByteBuffer?, grpcStatus: Int?)
         case failed(OutriggerError, responseStarted: Bool)
         /// A connect-only transfer's connection: the descriptor now belongs to the sink.
         case connected(Int32)
@@ -72,6 +74,10 @@ final class Transfer: @unchecked Sendable {
     var curlHead = ResponseHeadBuilder()
     var curlFraming: ResponseHeadBuilder.BodyFraming?
     var curlStatus = 0
+    /// Trailer lines after a chunked body (`name: value\r\n` each), passed on in the last chunk.
+    var curlTrailers: [UInt8] = []
+    /// `grpc-status` from the head (trailers-only answers) or the trailers.
+    var curlGRPCStatus: Int?
     var curlCloseAfter = false
     var curlOutput: ByteBuffer?
     var curlCompletion: Completion?

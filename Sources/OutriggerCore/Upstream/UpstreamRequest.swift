@@ -57,6 +57,10 @@ struct UpstreamRequest {
     /// Statuses that may still be retried: such a response is held back (up to `Transfer.holdLimit`) instead of
     /// streamed, so a retry never follows bytes already sent to the client (SPEC §5).
     var holdStatuses: [Int] = []
+    /// Hold a gRPC trailers-only UNAVAILABLE back too (`unavailable` in `retry_on`, and a retry still possible).
+    var holdsGRPCUnavailable = false
+    /// `CURLOPT_HTTP_VERSION`: HTTP/1.1, HTTP/2 by prior knowledge, or HTTP/2 by ALPN over TLS (SPEC §10).
+    var httpVersion = Int(CURL_HTTP_VERSION_1_1)
     /// Connect only (SPEC §10 upgrades): curl opens the connection and hands over its descriptor; nothing is sent.
     var connectOnly = false
 }
