@@ -21,3 +21,8 @@ fi
 if ! python3 -c "import websockets" 2>/dev/null; then
     python3 -m pip install -q websockets 2>/dev/null || python3 -m pip install -q --break-system-packages websockets
 fi
+# grpcio and its health service: client and upstream of scripts/grpc.sh.
+if ! python3 -c "import grpc, grpc_health" 2>/dev/null; then
+    python3 -m pip install -q grpcio grpcio-health-checking 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages grpcio grpcio-health-checking
+fi

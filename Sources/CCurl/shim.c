@@ -35,6 +35,10 @@ const char *ccurl_version_string(void) {
     curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
     return info && info->version ? info->version : "unknown";
 }
+long ccurl_version_number(void) {
+    curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
+    return info ? (long)info->version_num : 0;
+}
 const char *ccurl_ssl_version_string(void) {
     curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
     return info && info->ssl_version ? info->ssl_version : "";

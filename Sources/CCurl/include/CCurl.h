@@ -25,6 +25,8 @@ CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value)
 
 /// The `curl_version_info` version string, e.g. "7.88.1".
 const char *ccurl_version_string(void);
+/// The running libcurl's version as 0xXXYYZZ.
+long ccurl_version_number(void);
 /// The TLS backend description of the running libcurl, or "" when it has none.
 const char *ccurl_ssl_version_string(void);
 

@@ -11,6 +11,11 @@ public enum Curl {
     /// The libcurl version string, e.g. `7.88.1`.
     public static var version: String { String(cString: ccurl_version_string()) }
 
+    /// Whether HTTP/2 by prior knowledge (`protocol: h2c`) may reuse a connection. libcurl before 8.0.0 fails any
+    /// transfer that reuses one ("Error in the HTTP2 framing layer", curl/curl#10634, fixed by #10643), so on
+    /// those versions each h2c call gets a connection of its own.
+    public static let reusesPriorKnowledgeConnections: Bool = ccurl_version_number() >= 0x08_00_00
+
     /// The TLS library libcurl was built with, e.g. `OpenSSL/3.0.17`.
     public static var tlsVersion: String { String(cString: ccurl_ssl_version_string()) }
 }

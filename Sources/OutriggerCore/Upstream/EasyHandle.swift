@@ -63,6 +63,13 @@ final class EasyHandle {
         _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECT_ONLY, request.connectOnly ? 1 : 0)
         if request.httpVersion != self.httpVersion {
             _ = ccurl_easy_setopt_long(handle, CURLOPT_HTTP_VERSION, request.httpVersion)
+            // See `Curl.reusesPriorKnowledgeConnections`: on older libcurl an h2c call neither reuses nor leaves a
+            // connection to reuse.
+            let isolate =
+                request.httpVersion == Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE) && !Curl.reusesPriorKnowledgeConnections
+            _ = ccurl_easy_setopt_long(handle, CURLOPT_FRESH_CONNECT, isolate ? 1 : 0)
+            _ = ccurl_easy_setopt_long(handle, CURLOPT_FORBID_REUSE, isolate ? 1 : 0)
+            _ = ccurl_easy_setopt_long(handle, CURLOPT_PIPEWAIT, isolate ? 0 : 1)
             self.httpVersion = request.httpVersion
         }
         switch request.body {

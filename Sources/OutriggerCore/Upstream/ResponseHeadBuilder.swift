@@ -171,7 +171,10 @@ struct ResponseHeadBuilder {
         // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which must then not be passed on.
         let dropContentLength = hasTransferEncoding && hasContentLength
         if dropContentLength { hasContentLength = false }
-        let bodyless = client.isHead || self.status == 204 || self.status == 304
+        // A gRPC head that already carries grpc-status is a trailers-only answer: no body follows, and it stays one
+        // HEADERS frame with END_STREAM for an HTTP/2 client (the explicit zero length says so).
+        let trailersOnly = grpcStatus != nil && !hasContentLength && !hasTransferEncoding
+        let bodyless = client.isHead || self.status == 204 || self.status == 304 || trailersOnly
         let framing: BodyFraming
         if bodyless {
             framing = .none
@@ -221,6 +224,7 @@ struct ResponseHeadBuilder {
             buffer.writeStaticString("\r\n")
         }
         if framing == .chunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }
+        if trailersOnly { buffer.writeStaticString("content-length: 0\r\n") }
         if close {
             buffer.writeStaticString("connection: close\r\n")
         } else if !client.clientIsHTTP11 {

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# gRPC through the binary (SPEC §10), with Python's grpcio as client and server (generic handlers and the standard
+# health service, no generated code): unary, server, client and bidirectional streaming over h2c to an h2c
+# upstream, trailers and custom metadata passed through, an upstream's own error status, deadlines, Outrigger's
+# errors as gRPC statuses, and grpc_status in /stats and the access log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${1:-.build/debug/outrigger}
+[ -x "$BIN" ] || swift build >/dev/null
+python3 -c 'import grpc, grpc_health' 2>/dev/null || { echo "grpc: grpcio and grpcio-health-checking are missing (pip install)" >&2; exit 1; }
+WORK=$(mktemp -d)
+cleanup() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
+    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "grpc: $*" >&2; tail -20 "$WORK/proxy.log" >&2 || true; exit 1; }
+
+cat >"$WORK/server.py" <<'PY'
+import time
+from concurrent import futures
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+def unary(request, context):
+    context.set_trailing_metadata((("x-custom", "trailer-value"),))
+    return request
+def server_stream(request, context):
+    for i in range(5):
+        yield request + str(i).encode()
+def client_stream(requests, context):
+    return str(sum(len(r) for r in requests)).encode()
+def bidi(requests, context):
+    for r in requests:
+        yield r.upper()
+def fail(request, context):
+    context.set_trailing_metadata((("x-why", "because"),))
+    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad input: " + request.decode())
+def slow(request, context):
+    time.sleep(2)
+    return request
+
+ident = lambda b: b
+handlers = grpc.method_handlers_generic_handler("test.Echo", {
+    "Unary": grpc.unary_unary_rpc_method_handler(unary, ident, ident),
+    "ServerStream": grpc.unary_stream_rpc_method_handler(server_stream, ident, ident),
+    "ClientStream": grpc.stream_unary_rpc_method_handler(client_stream, ident, ident),
+    "Bidi": grpc.stream_stream_rpc_method_handler(bidi, ident, ident),
+    "Fail": grpc.unary_unary_rpc_method_handler(fail, ident, ident),
+    "Slow": grpc.unary_unary_rpc_method_handler(slow, ident, ident),
+})
+server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
+server.add_generic_rpc_handlers((handlers,))
+checker = health.HealthServicer()
+checker.set("", health_pb2.HealthCheckResponse.SERVING)
+health_pb2_grpc.add_HealthServicer_to_server(checker, server)
+server.add_insecure_port("127.0.0.1:18521")
+server.start()
+server.wait_for_termination()
+PY
+python3 "$WORK/server.py" 2>"$WORK/server.err" &
+UP_PID=$!
+cat >"$WORK/registry.yaml" <<'YAML'
+services:
+  echo:
+    endpoints: [127.0.0.1:18521]
+    protocol: h2c
+  dead:
+    endpoints: [127.0.0.1:1]
+    protocol: h2c
+    retries: { attempts: 0 }
+YAML
+cat >"$WORK/outrigger.yaml" <<YAML
+listen: 127.0.0.1:15081
+admin: { listen: 127.0.0.1:9981 }
+registry: registry.yaml
+access_log: $WORK/access.log
+YAML
+"$BIN" run --config "$WORK/outrigger.yaml" 2>"$WORK/proxy.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do
+    curl -s -o /dev/null http://127.0.0.1:9981/ready && python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18521)).close()' 2>/dev/null && break
+    sleep 0.1
+done
+
+cat >"$WORK/client.py" <<'PY'
+import json, time, urllib.request
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+def channel(authority):
+    return grpc.insecure_channel("127.0.0.1:15081", options=[("grpc.default_authority", authority)])
+
+ident = lambda b: b
+echo = channel("echo")
+unary = echo.unary_unary("/test.Echo/Unary", request_serializer=ident, response_deserializer=ident)
+reply, call = unary.with_call(b"hello", timeout=5)
+assert reply == b"hello", reply
+assert ("x-custom", "trailer-value") in call.trailing_metadata(), call.trailing_metadata()
+print("unary ok", flush=True)
+
+stream = echo.unary_stream("/test.Echo/ServerStream", request_serializer=ident, response_deserializer=ident)
+assert list(stream(b"n", timeout=5)) == [b"n0", b"n1", b"n2", b"n3", b"n4"]
+client = echo.stream_unary("/test.Echo/ClientStream", request_serializer=ident, response_deserializer=ident)
+assert client(iter([b"ab", b"cde", b"f" * 100000]), timeout=5) == b"100005"
+bidi = echo.stream_stream("/test.Echo/Bidi", request_serializer=ident, response_deserializer=ident)
+assert list(bidi(iter([b"a", b"bb", b"ccc"]), timeout=5)) == [b"A", b"BB", b"CCC"]
+print("streaming ok", flush=True)
+
+fail = echo.unary_unary("/test.Echo/Fail", request_serializer=ident, response_deserializer=ident)
+try:
+    fail(b"x", timeout=5)
+    raise AssertionError("no error")
+except grpc.RpcError as error:
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "bad input: x", error
+    assert ("x-why", "because") in error.trailing_metadata(), error.trailing_metadata()
+print("upstream status ok", flush=True)
+
+slow = echo.unary_unary("/test.Echo/Slow", request_serializer=ident, response_deserializer=ident)
+started = time.monotonic()
+try:
+    slow(b"x", timeout=0.5)
+    raise AssertionError("no deadline")
+except grpc.RpcError as error:
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+assert time.monotonic() - started < 1.9
+print("deadline ok", flush=True)
+
+health = health_pb2_grpc.HealthStub(echo)
+assert health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+print("health ok", flush=True)
+
+def outrigger_error(authority):
+    try:
+        channel(authority).unary_unary("/test.Echo/Unary", request_serializer=ident, response_deserializer=ident)(b"x", timeout=5)
+    except grpc.RpcError as error:
+        return error.code(), dict(error.trailing_metadata() or ()) | dict(error.initial_metadata() or ())
+    raise AssertionError("no error from " + authority)
+code, metadata = outrigger_error("nosuch")
+assert code == grpc.StatusCode.UNIMPLEMENTED and metadata.get("x-outrigger-error") == "unknown_service", (code, metadata)
+code, metadata = outrigger_error("dead")
+assert code == grpc.StatusCode.UNAVAILABLE and metadata.get("x-outrigger-error") == "upstream_connect_failed", (code, metadata)
+print("outrigger errors ok", flush=True)
+
+stats = json.load(urllib.request.urlopen("http://127.0.0.1:9981/stats"))["services"]
+assert stats["echo"]["grpc_status"]["0"] == 5 and stats["echo"]["grpc_status"]["3"] == 1, stats["echo"]
+assert stats["dead"]["grpc_status"]["14"] == 1, stats["dead"]
+PY
+python3 "$WORK/client.py" || fail "client failed"
+python3 - "$WORK/access.log" <<'PY' || fail "access log: $(tail -3 "$WORK/access.log")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+unary = [l for l in lines if l["path"] == "/test.Echo/Unary" and l["service"] == "echo"][0]
+assert unary["protocol"] == "HTTP/2" and unary["status"] == 200 and unary["grpc_status"] == 0, unary
+failed = [l for l in lines if l["path"] == "/test.Echo/Fail"][0]
+assert failed["grpc_status"] == 3, failed
+PY
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+PROXY_PID=
+echo "grpc: ok"
