@@ -140,6 +140,50 @@ while time.time() < deadline and not done:
 assert done, "stream 3 never completed while stream 1 was stalled"
 PY
 
+# The known HTTP/2 attacks end the connection with GOAWAY (swift-nio-http2's limits), and nothing piles up: the
+# daemon answers normally right after each.
+python3 - <<'PY' || fail "HTTP/2 floods"
+import socket, struct, time, urllib.request
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+def field(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+block = field(b":method", b"GET") + field(b":scheme", b"http") + field(b":path", b"/page") + field(b":authority", b"web")
+def attack(name, payload):
+    s = socket.create_connection(("127.0.0.1", 15071))
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0))
+    try:
+        s.sendall(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    got_goaway, closed, buffer = False, False, b""
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        s.settimeout(max(0.1, deadline - time.time()))
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            closed = True
+            break
+        if not chunk:
+            closed = True
+            break
+        buffer += chunk
+        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
+            if buffer[3] == 7:
+                got_goaway = True
+            buffer = buffer[9 + int.from_bytes(buffer[:3], "big"):]
+    assert got_goaway and closed, f"{name}: goaway={got_goaway} closed={closed}"
+    with urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:15071/page", headers={"Host": "web"})) as r:
+        assert r.read() == b"hello over h2", name
+# Rapid reset (CVE-2023-44487): streams opened and reset at once, far past the reset rate limit.
+attack("rapid reset", b"".join(frame(1, 0x5, 2 * i + 1, block) + frame(3, 0, 2 * i + 1, struct.pack(">I", 8)) for i in range(1000)))
+# CONTINUATION flood (CVE-2024-27316): a header block that never ends.
+attack("continuation flood", frame(1, 0, 1, block) + b"".join(frame(9, 0, 1, field(b"x-pad", b"a" * 100)) for _ in range(20000)))
+# PING flood: answers the client never reads pile up until the control frame limit.
+attack("ping flood", b"".join(frame(6, 0, 0, struct.pack(">Q", i)) for i in range(40000)))
+PY
+
 # The access log names the protocol.
 grep -q '"path":"/page","protocol":"HTTP/2"' "$WORK/access.log" || fail "access log: no HTTP/2 line"
 grep -q '"path":"/page","protocol":"HTTP/1.1"' "$WORK/access.log" || fail "access log: no HTTP/1.1 line"
