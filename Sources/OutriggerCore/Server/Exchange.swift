@@ -36,6 +36,8 @@ final class Exchange {
     var lastError: OutriggerError?
     /// Request body kept for replay while the plan says so; nil once too big.
     var replay: ByteBuffer?
+    /// Body bytes read before the first try started (an HTTP/2 body of unknown length waits one loop turn).
+    var earlyBody: ByteBuffer?
 
     /// Tries started so far (1 after the first).
     var tries: Int { self.retry?.triesStarted ?? 0 }

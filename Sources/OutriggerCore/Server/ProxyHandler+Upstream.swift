@@ -111,7 +111,13 @@ extension ProxyHandler {
         if !firstTry, let replay = exchange.replay, replay.readableBytes > 0 {
             _ = transfer.appendBody(replay)
         }
-        if !firstTry && self.machine.exchange?.requestEnded == true { transfer.endBody() }
+        if let early = exchange.earlyBody {
+            exchange.earlyBody = nil
+            if early.readableBytes > 0 { _ = transfer.appendBody(early) }
+            if self.machine.exchange?.requestEnded == true { transfer.endBody() }
+        } else if !firstTry && self.machine.exchange?.requestEnded == true {
+            transfer.endBody()
+        }
     }
 
     /// The connection's timer: a try still waiting for its response past `per_try_timeout`, or a transfer with no

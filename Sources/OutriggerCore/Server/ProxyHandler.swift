@@ -262,6 +262,19 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
             interim.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
             context.writeAndFlush(self.wrapOutboundOut(interim), promise: nil)
         }
+        if head.version.major >= 2 && exchange.body == .chunked {
+            // An HTTP/2 request body of unknown length (gRPC's): the try starts once the frames read with the
+            // HEADERS have been handed over, so a body that came with them (a unary call's whole message) goes
+            // out without pausing the upload (libcurl 7.88's HTTP/2 uploads fail now and then across a pause).
+            exchange.earlyBody = context.channel.allocator.buffer(capacity: 0)
+            let loopBound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, exchange) = loopBound.value
+                guard let context = handler.handlerContext, handler.exchange === exchange else { return }
+                handler.startTry(exchange, avoid: nil, context: context)
+            }
+            return
+        }
         self.startTry(exchange, avoid: nil, context: context)
     }
 
@@ -336,7 +349,13 @@ final class ProxyHandler: ChannelDuplexHandler, TransferSink {
                 exchange.replay!.writeBuffer(&copy)
             }
         }
-        guard let transfer = exchange.transfer else { return }
+        guard let transfer = exchange.transfer else {
+            if exchange.earlyBody != nil {
+                var copy = buffer
+                exchange.earlyBody!.writeBuffer(&copy)
+            }
+            return
+        }
         if transfer.appendBody(buffer) { self.machine.uploadBlocked(true) }
     }
 }
