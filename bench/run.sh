@@ -16,6 +16,8 @@
 # Usage: bench/run.sh            (env: DURATION=10 CONNS=64 ROUNDS=3 PROXY_CPU=0 LOAD_CPU=1)
 #   PROXIES="nginx haproxy outrigger" picks the proxies measured (direct is always measured);
 #   OUTRIGGER_YAML="tracing: { formats: [] }" adds lines to Outrigger's config (bench/ab.sh uses both);
+#   H2=0 skips the HTTP/2 row: h2load (4 connections x 32 streams, 64 B) through each proxy's h2c listener
+#   (nginx `listen ... http2`, HAProxy `proto h2`, Outrigger's one port) to the same HTTP/1.1 upstream;
 #   PROFILE=1 samples Outrigger with `perf record -g` during its 64 B load and prints the share per library
 #   and per thread (bench/out/profile.txt).
 set -euo pipefail
@@ -26,6 +28,7 @@ ROUNDS=${ROUNDS:-3}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PROXIES=${PROXIES:-nginx haproxy outrigger}
+H2=${H2:-1}
 OUTRIGGER_YAML=${OUTRIGGER_YAML:-}
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
@@ -35,12 +38,12 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-for tool in nginx haproxy wrk taskset python3; do
+for tool in nginx haproxy wrk taskset python3 $( [ "$H2" = 1 ] && echo h2load ); do
     command -v "$tool" >/dev/null || { echo "bench: missing $tool (apt-get install nginx-light haproxy wrk)"; exit 1; }
 done
 [ -x .build/release/outrigger ] || swift build -c release >/dev/null
 
-UP=18080 NGX=18081 HAP=18082 OUTR=18083 ADMIN=18084
+UP=18080 NGX=18081 HAP=18082 OUTR=18083 ADMIN=18084 NGX2=18085 HAP2=18086
 mkdir -p "$WORK/www" "$WORK/ngx-up" "$WORK/ngx-proxy"
 head -c 64 /dev/urandom | base64 | head -c 64 >"$WORK/www/small"
 head -c 16384 /dev/urandom | base64 -w0 | head -c 16384 >"$WORK/www/large"
@@ -58,6 +61,9 @@ http { access_log off; keepalive_requests 1000000;
   upstream up { server 127.0.0.1:$UP; keepalive 128; }
   server { listen 127.0.0.1:$NGX;
     location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host \$host; proxy_buffering on; } }
+  server { listen 127.0.0.1:$NGX2 http2;
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection "";
       proxy_set_header Host \$host; proxy_buffering on; } } }
 CONF
 cat >"$WORK/haproxy.cfg" <<CONF
@@ -73,6 +79,9 @@ defaults
   http-reuse always
 frontend f
   bind 127.0.0.1:$HAP
+  default_backend b
+frontend f2
+  bind 127.0.0.1:$HAP2 proto h2
   default_backend b
 backend b
   server s1 127.0.0.1:$UP
@@ -98,6 +107,26 @@ wait_port $UP
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 tick_hz=$(getconf CLK_TCK)
+
+# measure_h2 NAME PORT PID -> appends "NAME h2 rps cpu_us_per_req 0 failed" to $OUT/results.txt
+measure_h2() {
+    local name=$1 port=$2 pid=$3
+    taskset -c "$LOAD_CPU" h2load -c 4 -m 32 -D 2 -H ':authority: bench' "http://127.0.0.1:$port/small" >/dev/null 2>&1
+    local before after
+    before=$(cpu_ticks "$pid")
+    taskset -c "$LOAD_CPU" h2load -c 4 -m 32 -D "$DURATION" -H ':authority: bench' "http://127.0.0.1:$port/small" \
+        >"$OUT/$name-h2.txt" 2>&1
+    after=$(cpu_ticks "$pid")
+    python3 - "$name" "$OUT/$name-h2.txt" "$((after - before))" "$tick_hz" <<'PY' >>"$OUT/results.txt"
+import re, sys
+name, path, ticks, hz = sys.argv[1:5]
+text = open(path).read()
+m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed", text)
+done, failed = int(m.group(3)), int(m.group(5))
+rps = float(re.search(r"finished in [\d.]+s, ([\d.]+) req/s", text).group(1))
+print(f"{name} h2 {rps:.0f} {int(ticks) / int(hz) * 1e6 / done if done else 0:.2f} 0 {failed}")
+PY
+}
 
 # run_proxy NAME PORT PID -> appends lines "NAME SIZE rps cpu_us_per_req p50_ms_c1" to $OUT/results.txt
 measure() {
@@ -156,6 +185,10 @@ for round in $(seq 1 "$ROUNDS"); do
         PIDS+=("$PID")
         wait_port "$PORT"
         measure "$proxy" "$PORT" "$PID"
+        if [ "$H2" = 1 ]; then
+            case $proxy in nginx) H2PORT=$NGX2 ;; haproxy) H2PORT=$HAP2 ;; *) H2PORT=$PORT ;; esac
+            measure_h2 "$proxy" "$H2PORT" "$PID"
+        fi
         # Resident memory after the load (all of this proxy's processes: nginx and HAProxy here run as one).
         echo "$proxy $(awk '/^VmRSS/ {print $2}' "/proc/$PID/status")" >>"$OUT/rss.txt"
         kill "$PID"; wait "$PID" 2>/dev/null || true
@@ -180,6 +213,13 @@ for size in ("small", "large"):
         rps, cpu, p50, errors = rows[(name, size)]
         added = p50 - direct if name != "direct" else 0.0
         print(f"{name:<10} {('64B' if size == 'small' else '16KiB'):<6} {rps:>9.0f} {cpu:>11.2f} {p50:>10.3f} {added:>9.3f} {errors:>8}")
+h2 = [(name, rows[(name, "h2")]) for name in ("nginx", "haproxy", "outrigger") if (name, "h2") in rows]
+if h2:
+    print()
+    print("HTTP/2 (h2load, 4 connections x 32 streams, 64 B, h2c to the proxy, HTTP/1.1 to the upstream)")
+    print(f"{'proxy':<10} {'req/s':>9} {'CPU us/req':>11} {'failed':>8}")
+    for name, (rps, cpu, _, failed) in h2:
+        print(f"{name:<10} {rps:>9.0f} {cpu:>11.2f} {failed:>8}")
 print()
 print("Outrigger relative to each (throughput ratio >1 is better; CPU and added-latency ratios <1 are better):")
 for size in ("small", "large"):
@@ -195,6 +235,12 @@ for size in ("small", "large"):
         lat = f"{added_o / added_r:.2f}x" if added_r > 0 else "n/a"
         print(f"  {('64B' if size == 'small' else '16KiB'):<6} vs {ref:<8}: throughput {o[0] / r[0]:.2f}x, "
               f"CPU/request {o[1] / r[1]:.2f}x, added latency {lat}")
+if ("outrigger", "h2") in rows:
+    o = rows[("outrigger", "h2")]
+    for ref in ("nginx", "haproxy"):
+        if (ref, "h2") in rows:
+            r = rows[(ref, "h2")]
+            print(f"  h2     vs {ref:<8}: throughput {o[0] / r[0]:.2f}x, CPU/request {o[1] / r[1]:.2f}x")
 rss = {}
 for line in open(sys.argv[2]):
     name, kb = line.split()
