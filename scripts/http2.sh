@@ -62,7 +62,7 @@ listen: 127.0.0.1:15071
 admin: { listen: 127.0.0.1:9971 }
 registry: registry.yaml
 access_log: $WORK/access.log
-limits: { max_concurrent_streams: 64 }
+limits: { max_concurrent_streams: 64, client_idle_timeout: 1s }
 YAML
 "$BIN" run --config "$WORK/outrigger.yaml" 2>"$WORK/proxy.log" &
 PROXY_PID=$!
@@ -182,6 +182,39 @@ attack("rapid reset", b"".join(frame(1, 0x5, 2 * i + 1, block) + frame(3, 0, 2 *
 attack("continuation flood", frame(1, 0, 1, block) + b"".join(frame(9, 0, 1, field(b"x-pad", b"a" * 100)) for _ in range(20000)))
 # PING flood: answers the client never reads pile up until the control frame limit.
 attack("ping flood", b"".join(frame(6, 0, 0, struct.pack(">Q", i)) for i in range(40000)))
+PY
+
+# client_idle_timeout (1 s here) closes an HTTP/2 connection with no open stream, with GOAWAY first; a connection
+# with a stream open is not idle.
+python3 - <<'PY' || fail "idle HTTP/2 connection"
+import socket, struct, time
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+def field(name, value):
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+block = field(b":method", b"GET") + field(b":scheme", b"http") + field(b":path", b"/page") + field(b":authority", b"web")
+s = socket.create_connection(("127.0.0.1", 15071))
+s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0) + frame(1, 0x5, 1, block))
+answered_at, goaway_at, closed_at, buffer = None, None, None, b""
+deadline = time.time() + 8
+while time.time() < deadline and closed_at is None:
+    s.settimeout(max(0.1, deadline - time.time()))
+    chunk = s.recv(65536)
+    if not chunk:
+        closed_at = time.time()
+        break
+    buffer += chunk
+    while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
+        kind, flags, stream = buffer[3], buffer[4], int.from_bytes(buffer[5:9], "big")
+        if kind == 4 and not flags & 1:
+            s.sendall(frame(4, 1, 0))
+        if kind == 0 and stream == 1 and flags & 1:
+            answered_at = time.time()
+        if kind == 7:
+            goaway_at = time.time()
+        buffer = buffer[9 + int.from_bytes(buffer[:3], "big"):]
+assert answered_at and goaway_at and closed_at, (answered_at, goaway_at, closed_at)
+assert 0.8 <= goaway_at - answered_at < 5, goaway_at - answered_at
 PY
 
 # The access log names the protocol.

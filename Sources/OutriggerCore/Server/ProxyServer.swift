@@ -160,8 +160,10 @@ public final class ProxyServer: Sendable {
         connection.targetWindowSize = 1 << 20
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
+        let lifecycle = H2ConnectionLifecycle(idleTimeoutMs: limits.clientIdleTimeoutMs)
+        let counter = H2StreamCounter(lifecycle: NIOLoopBound(lifecycle, eventLoop: tls.eventLoop))
         _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: counter
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 // A stream has no head or idle timer of its own: the exchange's timeouts apply.
@@ -173,7 +175,7 @@ public final class ProxyServer: Sendable {
                     ProxyHandler(context: context, connectionGuard: streamGuard, tls: tls.value))
             }
         }
-        try sync.addHandler(H2ConnectionDrain())
+        try sync.addHandler(lifecycle)
     }
 
     private init(
