@@ -145,6 +145,13 @@ struct HTTP2Tests {
                 + "x-outrigger-error: breaker_open\r\nx-request-id: r\r\ncontent-length: 0\r\n\r\n")
     }
 
+    @Test func grpcCalls_areRecognisedByContentType_inAnyCase() {
+        #expect(Exchange.isGRPCContentType("application/grpc"))
+        #expect(Exchange.isGRPCContentType("Application/GRPC+proto"))
+        #expect(!Exchange.isGRPCContentType("application/json"))
+        #expect(!Exchange.isGRPCContentType("application/grp"))
+    }
+
     @Test func grpcUnavailable_isAFailure_retriedOnlyWhenAsked() {
         #expect(UpstreamFailure.of(status: 200, grpcStatus: 14) == .grpcUnavailable)
         #expect(UpstreamFailure.of(status: 200, grpcStatus: 0) == nil)

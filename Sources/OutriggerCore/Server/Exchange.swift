@@ -66,11 +66,19 @@ final class Exchange {
     /// A gRPC call (`content-type: application/grpc…`): its errors are answered the gRPC way (SPEC §10).
     let isGRPC: Bool
 
+    /// `application/grpc`, `application/grpc+proto`, … in any case, without a lower-cased copy per request.
+    static func isGRPCContentType(_ value: String) -> Bool {
+        let prefix = "application/grpc".utf8
+        let utf8 = value.utf8
+        guard utf8.count >= prefix.count else { return false }
+        return HeaderNames.equalsIgnoringCase(utf8.prefix(prefix.count), prefix)
+    }
+
     init(head: HTTPRequestHead, requestID: String, now: NIODeadline) {
         self.head = head
         self.requestID = requestID
         self.isHead = head.method == .HEAD
-        self.isGRPC = head.headers.first(name: "content-type")?.lowercased().hasPrefix("application/grpc") == true
+        self.isGRPC = head.headers.first(name: "content-type").map(Self.isGRPCContentType) ?? false
         self.startedAt = now
     }
 }
