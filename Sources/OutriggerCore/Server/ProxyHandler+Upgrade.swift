@@ -11,38 +11,17 @@ import NIOSSL
 extension ProxyHandler {
     /// Starts an upgrade: breaker admission and endpoint as for any try, `request_timeout` until the answer.
     func startUpgrade(_ exchange: Exchange, context: ChannelHandlerContext) {
-        guard let service = exchange.service, var plan = exchange.retry else { return }
+        guard let service = exchange.service, var plan = exchange.retry,
+            let (index, endpoint) = self.admit(exchange, service: service, firstTry: true, avoid: nil, context: context)
+        else { return }
         let policy = service.config.policy
-        let index: Int
-        let endpoint: Endpoint
-        switch service.admitTry(firstTry: true, avoid: nil) {
-        case .rejected(let retryAfter):
-            let error = OutriggerError(
-                .breakerOpen, "the circuit breaker of the service is open", service: service.name)
-            self.rescue(error, context: context, retryAfter: retryAfter)
-            return
-        case .noEndpoints:
-            self.rescue(
-                OutriggerError(.noEndpoints, "the service has no usable endpoint", service: service.name),
-                context: context)
-            return
-        case .admitted(let ticket, let chosen, let chosenEndpoint):
-            exchange.ticket = ticket
-            index = chosen
-            endpoint = chosenEndpoint
-        }
         plan.tryStarted(endpoint: index)
         exchange.retry = plan
         exchange.endpointIndex = index
         exchange.endpointName = endpoint.original
         exchange.firstTryAt = context.eventLoop.now
 
-        let list = RequestHeaderRules.curlHeaders(
-            .init(
-                headers: exchange.head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
-                trace: exchange.trace.map { (exchange.tracing, $0) },
-                forwardedProto: self.tls == nil ? "http" : "https",
-                clientCertificate: self.tls?.clientCertificate))
+        let list = RequestHeaderRules.curlHeaders(self.headerRulesInput(exchange))
         let lines = CurlHeaderList.lines(of: list)
         CurlHeaderList.free(list)
         let attempt = UpgradeAttempt(
@@ -252,15 +231,7 @@ extension ProxyHandler {
             self.endRefusedUpgrade(exchange, attempt: attempt, error: error.code.rawValue, context: context)
             return
         }
-        if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
-            service.finish(
-                ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)
-            exchange.ticket = nil
-        }
-        exchange.service?.counters.countFailedTry(error.code)
-        self.context.failureLog.record(
-            error, service: exchange.service?.name ?? "", endpoint: attempt.endpoint.original,
-            requestID: exchange.requestID, try: exchange.tries)
+        self.countFailedTry(exchange, error, endpoint: attempt.endpoint.original)
         // Detached before the close: the upstream's inactivity then finds no attempt to fail a second time.
         exchange.upgrade = nil
         attempt.detach()?.close(promise: nil)

@@ -11,28 +11,10 @@ extension ProxyHandler {
         guard let service = exchange.service, var plan = exchange.retry else { return }
         let policy = service.config.policy
         let firstTry = plan.triesStarted == 0
-        let index: Int
-        let endpoint: Endpoint
-        switch service.admitTry(firstTry: firstTry, avoid: avoid) {
-        case .rejected(let retryAfter):
-            if let last = exchange.lastError {
-                // A retry refused by a breaker that just opened: the client gets the failure it would have got.
-                self.rescue(last, context: context)
-            } else {
-                let error = OutriggerError(
-                    .breakerOpen, "the circuit breaker of the service is open", service: service.name)
-                self.rescue(error, context: context, retryAfter: retryAfter)
-            }
-            return
-        case .noEndpoints:
-            let error = OutriggerError(.noEndpoints, "the service has no usable endpoint", service: service.name)
-            self.rescue(error, context: context)
-            return
-        case .admitted(let ticket, let chosen, let chosenEndpoint):
-            exchange.ticket = ticket
-            index = chosen
-            endpoint = chosenEndpoint
-        }
+        guard
+            let (index, endpoint) = self.admit(
+                exchange, service: service, firstTry: firstTry, avoid: avoid, context: context)
+        else { return }
 
         var timeoutMs = policy.requestTimeoutMs
         if let deadline = exchange.deadlineMs {
@@ -66,12 +48,7 @@ extension ProxyHandler {
             httpVersion = Int(endpoint.scheme == .https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1)
         }
         let headers = RequestHeaderRules.curlHeaders(
-            .init(
-                headers: head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
-                trace: exchange.trace.map { (exchange.tracing, $0) },
-                forwardedProto: self.tls == nil ? "http" : "https",
-                clientCertificate: self.tls?.clientCertificate,
-                upstreamIsHTTP2: httpVersion != Int(CURL_HTTP_VERSION_1_1)))
+            self.headerRulesInput(exchange, upstreamIsHTTP2: httpVersion != Int(CURL_HTTP_VERSION_1_1)))
         let target = endpoint.curlTarget(serverName: policy.tlsServerName)
         var request = UpstreamRequest(
             baseURL: target.baseURL,
@@ -118,6 +95,53 @@ extension ProxyHandler {
         } else if !firstTry && self.machine.exchange?.requestEnded == true {
             transfer.endBody()
         }
+    }
+
+    /// Breaker admission and the endpoint of a try; when refused, the client is answered here and nil returned.
+    func admit(
+        _ exchange: Exchange, service: ServiceRuntime, firstTry: Bool, avoid: Int?, context: ChannelHandlerContext
+    ) -> (index: Int, endpoint: Endpoint)? {
+        switch service.admitTry(firstTry: firstTry, avoid: avoid) {
+        case .rejected(let retryAfter):
+            if let last = exchange.lastError {
+                // A retry refused by a breaker that just opened: the client gets the failure it would have got.
+                self.rescue(last, context: context)
+            } else {
+                let error = OutriggerError(
+                    .breakerOpen, "the circuit breaker of the service is open", service: service.name)
+                self.rescue(error, context: context, retryAfter: retryAfter)
+            }
+            return nil
+        case .noEndpoints:
+            let error = OutriggerError(.noEndpoints, "the service has no usable endpoint", service: service.name)
+            self.rescue(error, context: context)
+            return nil
+        case .admitted(let ticket, let index, let endpoint):
+            exchange.ticket = ticket
+            return (index, endpoint)
+        }
+    }
+
+    /// A failed try, counted everywhere it counts: the breaker and the endpoint's health (upstream failures only),
+    /// the service's failed tries, and the failure log.
+    func countFailedTry(_ exchange: Exchange, _ error: OutriggerError, endpoint: String) {
+        if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
+            service.finish(
+                ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)
+            exchange.ticket = nil
+        }
+        exchange.service?.counters.countFailedTry(error.code)
+        self.context.failureLog.record(
+            error, service: exchange.service?.name ?? "", endpoint: endpoint, requestID: exchange.requestID,
+            try: exchange.tries)
+    }
+
+    /// The header rules' input for a request of this connection (SPEC §4, §18).
+    func headerRulesInput(_ exchange: Exchange, upstreamIsHTTP2: Bool = false) -> RequestHeaderRules.Input {
+        RequestHeaderRules.Input(
+            headers: exchange.head.headers, clientAddress: self.clientAddress, requestID: exchange.requestID,
+            trace: exchange.trace.map { (exchange.tracing, $0) }, forwardedProto: self.tls == nil ? "http" : "https",
+            clientCertificate: self.tls?.clientCertificate, upstreamIsHTTP2: upstreamIsHTTP2)
     }
 
     /// The connection's timer: a try still waiting for its response past `per_try_timeout`, or a transfer with no
@@ -250,18 +274,10 @@ extension ProxyHandler {
         exchange.transfer = nil
         exchange.upstreamDoneAt = context.eventLoop.now
         self.machine.tryEnded()
-        exchange.upgrade?.deadline?.cancel()
+        _ = exchange.upgrade?.detach()
         exchange.upgrade = nil
-        if let service = exchange.service, let ticket = exchange.ticket, let index = exchange.endpointIndex {
-            service.finish(
-                ticket: ticket, endpoint: index, failure: error.code.isUpstreamFailure ? .error(error.code) : nil)
-            exchange.ticket = nil
-        }
         if responseStarted { self.machine.responseStarted() }
-        exchange.service?.counters.countFailedTry(error.code)
-        self.context.failureLog.record(
-            error, service: transfer.service, endpoint: transfer.endpoint, requestID: exchange.requestID,
-            try: exchange.tries)
+        self.countFailedTry(exchange, error, endpoint: transfer.endpoint)
         exchange.lastError = error
         if self.retryIfAllowed(exchange, after: .error(error.code), context: context) { return }
         self.rescue(error, context: context)
