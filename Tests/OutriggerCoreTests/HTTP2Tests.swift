@@ -145,6 +145,19 @@ struct HTTP2Tests {
                 + "x-outrigger-error: breaker_open\r\nx-request-id: r\r\ncontent-length: 0\r\n\r\n")
     }
 
+    @Test func numericHeaderValues_areClamped_neverOverflow() {
+        #expect(HeaderNames.decimal(Array("14".utf8), limit: 1 << 20) == 14)
+        #expect(HeaderNames.decimal(Array(" 1 4 ".utf8), limit: 1 << 20) == 14)
+        #expect(HeaderNames.decimal(Array(String(repeating: "9", count: 40).utf8), limit: 1 << 20) == 1 << 20)
+        var builder = ResponseHeadBuilder()
+        var head: ResponseHeadBuilder.Head?
+        for line in ["HTTP/2 200 \r\n", "grpc-status: \(String(repeating: "9", count: 40))\r\n", "\r\n"] {
+            let result = Array(line.utf8).withUnsafeBytes { builder.feed(line: $0) }
+            if case .success(let built) = result { head = built }
+        }
+        #expect(head?.grpcStatus == 1 << 20)
+    }
+
     @Test func grpcCalls_areRecognisedByContentType_inAnyCase() {
         #expect(Exchange.isGRPCContentType("application/grpc"))
         #expect(Exchange.isGRPCContentType("Application/GRPC+proto"))

@@ -6,6 +6,14 @@ enum HeaderNames {
         "upgrade",
     ]
 
+    /// The decimal digits of a header value read as a number (other bytes skipped), clamped to `limit` so no value
+    /// can overflow.
+    static func decimal<C: Collection<UInt8>>(_ value: C, limit: Int) -> Int {
+        var number = 0
+        for byte in value where byte >= 48 && byte <= 57 { number = min(number &* 10 &+ Int(byte - 48), limit) }
+        return number
+    }
+
     /// True when `name` is one of SPEC §4's hop-by-hop headers.
     static func isHopByHop<C: Collection<UInt8>>(_ name: C) -> Bool {
         switch name.count {

@@ -153,19 +153,13 @@ struct ResponseHeadBuilder {
                 connectionTokens += HeaderNames.tokens(self.storage[field.valueStart..<field.valueEnd])
             } else if self.nameIs(field, "content-length") {
                 hasContentLength = true
-                for byte in self.storage[field.valueStart..<field.valueEnd] where byte >= 48 && byte <= 57 {
-                    contentLength = min(contentLength &* 10 &+ Int(byte - 48), 1 << 40)
-                }
+                contentLength = HeaderNames.decimal(self.storage[field.valueStart..<field.valueEnd], limit: 1 << 40)
             } else if self.nameIs(field, "x-request-id") {
                 hasRequestID = true
             } else if self.nameIs(field, "transfer-encoding") {
                 hasTransferEncoding = true
             } else if self.nameIs(field, "grpc-status") {
-                var value = 0
-                for byte in self.storage[field.valueStart..<field.valueEnd] where byte >= 48 && byte <= 57 {
-                    value = min(value * 10 + Int(byte - 48), 1 << 20)
-                }
-                grpcStatus = value
+                grpcStatus = HeaderNames.decimal(self.storage[field.valueStart..<field.valueEnd], limit: 1 << 20)
             }
         }
         // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, which must then not be passed on.

@@ -150,9 +150,7 @@ extension Transfer {
         guard end > 0, let colon = (0..<end).first(where: { line[$0] == UInt8(ascii: ":") }), colon > 0 else { return }
         let name = UnsafeRawBufferPointer(rebasing: line[0..<colon])
         if HeaderNames.equalsLowercase(name, "grpc-status") {
-            var value = 0
-            for byte in line[(colon + 1)..<end] where byte >= 48 && byte <= 57 { value = value * 10 + Int(byte - 48) }
-            self.curlGRPCStatus = value
+            self.curlGRPCStatus = HeaderNames.decimal(line[(colon + 1)..<end], limit: 1 << 20)
         }
         guard forward, !HeaderNames.isHopByHop(name), !HeaderNames.equalsLowercase(name, "content-length") else {
             return
