@@ -6,17 +6,8 @@
 # and grpc_status in /stats and the access log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-.build/debug/outrigger}
-[ -x "$BIN" ] || swift build >/dev/null
+. scripts/live-check.sh grpc "$@"
 python3 -c 'import grpc, grpc_health' 2>/dev/null || { echo "grpc: grpcio and grpcio-health-checking are missing (pip install)" >&2; exit 1; }
-WORK=$(mktemp -d)
-cleanup() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
-    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "grpc: $*" >&2; tail -20 "$WORK/proxy.log" >&2 || true; exit 1; }
 
 cat >"$WORK/server.py" <<'PY'
 import sys, time

@@ -6,19 +6,10 @@
 # stalls not holding the others, and the access log's protocol field.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-.build/debug/outrigger}
-[ -x "$BIN" ] || swift build >/dev/null
+. scripts/live-check.sh http2 "$@"
 command -v h2load >/dev/null || { echo "http2: h2load is missing (apt-get install nghttp2-client)" >&2; exit 1; }
-WORK=$(mktemp -d)
-cleanup() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
-    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "http2: $*" >&2; tail -20 "$WORK/proxy.log" >&2 || true; exit 1; }
 
-# The upstream: sha256 and length of what it received, a 4 MiB file, and a small page.
+# The upstream: sha256 and length of what it received, a 20 MiB file, and a small page.
 head -c 20971520 /dev/urandom >"$WORK/big.bin"  # 20 MiB
 cat >"$WORK/upstream.py" <<PY
 import hashlib, http.server

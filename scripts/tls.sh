@@ -8,17 +8,7 @@
 # on SIGHUP too, and the old one stays).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-.build/debug/outrigger}
-[ -x "$BIN" ] || swift build >/dev/null
-WORK=$(mktemp -d)
-cleanup() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
-    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
-    [ -n "${KEEP_PID:-}" ] && kill "$KEEP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "tls: $*" >&2; [ -f "$WORK/proxy.log" ] && tail -20 "$WORK/proxy.log" >&2; exit 1; }
+. scripts/live-check.sh tls "$@"
 pki() { openssl "$@" 2>/dev/null; }
 
 # A private CA, two server pairs (the second for rotation) and a client certificate with URI and DNS names.

@@ -6,17 +6,8 @@
 # at the end with the bytes each way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${1:-.build/debug/outrigger}
-[ -x "$BIN" ] || swift build >/dev/null
+. scripts/live-check.sh websocket "$@"
 python3 -c 'import websockets' 2>/dev/null || { echo "websocket: Python's websockets package is missing (pip install websockets)" >&2; exit 1; }
-WORK=$(mktemp -d)
-cleanup() {
-    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null || true
-    [ -n "${UP_PID:-}" ] && kill "$UP_PID" 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "websocket: $*" >&2; tail -20 "$WORK/proxy.log" >&2 || true; exit 1; }
 
 cat >"$WORK/upstream.py" <<'PY'
 import asyncio, http.server, os, sys, threading
