@@ -1,4 +1,3 @@
-import CCurl
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
@@ -29,11 +28,9 @@ struct UpgradeTests {
             ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
             ("Keep-Alive", "timeout=5"),
         ])
-        let list = RequestHeaderRules.curlHeaders(
-            .init(headers: client.headers, clientAddress: "10.0.0.9", requestID: "rid"))
-        let lines = CurlHeaderList.lines(of: list)
-        CurlHeaderList.free(list)
-        let head = UpgradeAttempt.upstreamHead(client, target: "/v1/chat", ruled: lines)
+        let head = UpgradeAttempt.upstreamHead(
+            client, target: "/v1/chat",
+            rules: .init(headers: client.headers, clientAddress: "10.0.0.9", requestID: "rid"))
         #expect(head.uri == "/v1/chat")
         #expect(head.headers["connection"] == ["upgrade"])
         #expect(head.headers["upgrade"] == ["websocket"])

@@ -1,4 +1,3 @@
-import CCurl
 import Glibc
 import NIOCore
 import NIOHTTP1
@@ -21,11 +20,10 @@ extension ProxyHandler {
         exchange.endpointName = endpoint.original
         exchange.firstTryAt = context.eventLoop.now
 
-        let list = RequestHeaderRules.curlHeaders(self.headerRulesInput(exchange))
-        let lines = CurlHeaderList.lines(of: list)
-        CurlHeaderList.free(list)
         let attempt = UpgradeAttempt(
-            head: UpgradeAttempt.upstreamHead(exchange.head, target: exchange.target, ruled: lines), endpoint: endpoint)
+            head: UpgradeAttempt.upstreamHead(
+                exchange.head, target: exchange.target, rules: self.headerRulesInput(exchange)),
+            endpoint: endpoint)
         exchange.upgrade = attempt
 
         var timeoutMs = policy.requestTimeoutMs

@@ -62,9 +62,17 @@ enum RequestHeaderRules {
         var capacity = 160 + input.requestID.utf8.count + (input.clientCertificate.map { $0.utf8.count + 28 } ?? 0)
         for (name, value) in input.headers { capacity += name.utf8.count + value.utf8.count + 3 }
         var list = CurlHeaderList(capacity: capacity)
-        func append(_ name: String, _ value: String) {
-            list.append(name: name, value: value)
-        }
+        let sawAccept = Self.apply(input) { list.append(name: $0, value: $1) }
+        // curl's own defaults, suppressed: an empty value removes them.
+        if !sawAccept { list.append(line: "Accept:") }
+        list.append(line: "Expect:")
+        return list.build()
+    }
+
+    /// Hands the request's headers, after the rules, to `append` in order (the curl list above, or the head of an
+    /// upgrade NIO writes itself). Returns whether the client sent an `Accept`.
+    @discardableResult
+    static func apply(_ input: Input, append: (String, String) -> Void) -> Bool {
         var connectionTokens: [Substring] = []
         for value in input.headers[canonicalForm: "connection"] { connectionTokens.append(value) }
 
@@ -131,10 +139,7 @@ enum RequestHeaderRules {
         if let trace = input.trace {
             trace.propagator.additions(present: tracePresent, context: trace.context) { append($0, $1) }
         }
-        // curl's own defaults, suppressed: an empty value removes them.
-        if !sawAccept { list.append(line: "Accept:") }
-        list.append(line: "Expect:")
-        return list.build()
+        return sawAccept
     }
 }
 

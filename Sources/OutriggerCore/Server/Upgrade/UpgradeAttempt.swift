@@ -55,16 +55,11 @@ final class UpgradeAttempt {
 
     /// The request head for the upstream: the header rules of SPEC §4 (as for any request), then the upgrade's own
     /// `Connection` and `Upgrade`.
-    static func upstreamHead(_ client: HTTPRequestHead, target: String, ruled lines: [String]) -> HTTPRequestHead {
+    static func upstreamHead(
+        _ client: HTTPRequestHead, target: String, rules: RequestHeaderRules.Input
+    ) -> HTTPRequestHead {
         var headers = HTTPHeaders()
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = String(line[..<colon])
-            var value = line[line.index(after: colon)...]
-            if value.isEmpty { continue }  // curl's "Name:" lines suppress its defaults; they are not headers
-            if value.first == " " { value = value.dropFirst() }
-            headers.add(name: name, value: String(value))
-        }
+        RequestHeaderRules.apply(rules) { headers.add(name: $0, value: $1) }
         headers.add(name: "Connection", value: "upgrade")
         for value in client.headers["upgrade"] { headers.add(name: "Upgrade", value: value) }
         return HTTPRequestHead(version: .http1_1, method: client.method, uri: target, headers: headers)
