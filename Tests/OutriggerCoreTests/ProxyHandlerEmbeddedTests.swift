@@ -48,7 +48,7 @@ final class EmbeddedProxy {
     var service: ServiceRuntime { self.state.services["svc"]! }
 
     /// The current try's transfer, as the worker would have received it.
-    var transfer: Transfer? { self.handler.exchange?.transfer }
+    var transfer: Transfer? { self.handler.exchange?.transfer as? Transfer }
 
     func send(_ method: HTTPMethod = .GET, _ uri: String = "/", headers: [(String, String)] = [], end: Bool = true)
         throws

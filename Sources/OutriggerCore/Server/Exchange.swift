@@ -20,7 +20,7 @@ final class Exchange {
     var deadlineMs: Int64?
 
     // === the current try ===
-    var transfer: Transfer?
+    var transfer: (any UpstreamCall)?
     var ticket: CircuitBreaker.Ticket?
     var endpointIndex: Int?
 

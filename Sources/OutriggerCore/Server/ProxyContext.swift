@@ -46,6 +46,18 @@ final class ProxyContext: Sendable {
         self.upstreamTLSContexts.withLockedValue { $0[key] = made }
         return made
     }
+    /// Each event loop's h2c connections (`protocol: h2c`), made on the loop's first h2c call.
+    private let h2cPools = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<H2CConnectionPool>]>([:])
+
+    /// The h2c connection pool of `loop`; call on `loop`.
+    func h2cPool(for loop: any EventLoop) -> H2CConnectionPool {
+        let key = ObjectIdentifier(loop)
+        if let known = self.h2cPools.withLockedValue({ $0[key] }) { return known.value }
+        let pool = H2CConnectionPool(eventLoop: loop)
+        self.h2cPools.withLockedValue { $0[key] = NIOLoopBound(pool, eventLoop: loop) }
+        return pool
+    }
+
     /// Per-request upstream failures, aggregated before they reach the log.
     let failureLog: FailureLog
 

@@ -56,7 +56,7 @@ extension ProxyHandler {
 
     /// curl connected: NIO takes the descriptor over (TLS for `https://` endpoints with the service's `tls`
     /// block), then sends the request.
-    func transfer(_ transfer: Transfer, didConnect descriptor: Int32) {
+    func transfer(_ transfer: any UpstreamCall, didConnect descriptor: Int32) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer,
             let attempt = exchange.upgrade, let service = exchange.service
         else {

@@ -39,48 +39,34 @@ extension ProxyHandler {
         let perTryMs = policy.retries.perTryTimeoutMs
         let perTryApplies = perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
 
-        let head = exchange.head
-        let httpVersion: Int
-        switch policy.upstreamProtocol {
-        case .http1: httpVersion = Int(CURL_HTTP_VERSION_1_1)
-        case .h2c: httpVersion = Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
-        case .auto:
-            httpVersion = Int(endpoint.scheme == .https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1)
-        }
-        let headers = RequestHeaderRules.curlHeaders(
-            self.headerRulesInput(exchange, upstreamIsHTTP2: httpVersion != Int(CURL_HTTP_VERSION_1_1)))
-        let target = endpoint.curlTarget(serverName: policy.tlsServerName)
-        var request = UpstreamRequest(
-            baseURL: target.baseURL,
-            target: exchange.target,
-            method: head.method.rawValue,
-            headers: headers,
-            body: exchange.body,
-            unixSocketPath: endpoint.socketPath,
-            connectTimeoutMs: policy.connectTimeoutMs,
-            requestTimeoutMs: timeoutMs,
-            tlsVerify: policy.tlsVerify,
-            tlsCAFile: policy.tlsCAFile,
-            framing: .init(
-                isHead: exchange.isHead, clientIsHTTP11: head.version.major >= 2 || head.version.minor >= 1,
-                keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID),
-            holdStatuses: plan.holdStatuses)
-        request.holdsGRPCUnavailable = plan.holdsGRPCUnavailable
-        request.httpVersion = httpVersion
-        if endpoint.scheme == .https {
-            request.tlsCertFile = policy.tlsCertFile
-            request.tlsKeyFile = policy.tlsKeyFile
-            request.connectTo = target.connectTo
-        }
-        let worker = self.context.worker(for: context.eventLoop)
         let idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
-        let transfer = Transfer(
-            request: request, eventLoop: context.eventLoop, worker: worker, service: service.name,
-            endpoint: endpoint.original, measuresIdle: idleTimeoutNs > 0)
-        transfer.sink = self
-        if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
-        exchange.transfer = transfer
-        worker.submit(.start(transfer))
+        let framing = UpstreamRequest.ClientFraming(
+            isHead: exchange.isHead,
+            clientIsHTTP11: exchange.head.version.major >= 2 || exchange.head.version.minor >= 1,
+            keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID)
+        let transfer: any UpstreamCall
+        if policy.upstreamProtocol == .h2c && endpoint.scheme != .https {
+            // Cleartext HTTP/2 runs on Outrigger's own connections: libcurl 7.88's prior-knowledge support loses
+            // calls (docs/http2.md).
+            let request = H2CRequest(
+                method: exchange.head.method.rawValue, target: exchange.target, endpoint: endpoint,
+                rules: self.headerRulesInput(exchange, upstreamIsHTTP2: true), body: exchange.body, framing: framing,
+                holdStatuses: plan.holdStatuses, holdsGRPCUnavailable: plan.holdsGRPCUnavailable)
+            let call = H2CCall(
+                request: request, eventLoop: context.eventLoop, service: service.name, endpoint: endpoint.original,
+                measuresIdle: idleTimeoutNs > 0)
+            call.sink = self
+            if !context.channel.isWritable { call.clientWritabilityChanged(writable: false) }
+            exchange.transfer = call
+            call.start(
+                pool: self.context.h2cPool(for: context.eventLoop), endpoint: endpoint,
+                connectTimeoutMs: policy.connectTimeoutMs, requestTimeoutMs: timeoutMs)
+            transfer = call
+        } else {
+            transfer = self.startCurlTransfer(
+                exchange, endpoint: endpoint, policy: policy, plan: plan, framing: framing, timeoutMs: timeoutMs,
+                idleTimeoutNs: idleTimeoutNs, context: context)
+        }
         self.machine.tryStarted(
             perTryMs: perTryApplies ? perTryMs : 0, idleTimeoutNs: idleTimeoutNs,
             lastActivityNs: transfer.lastActivityNs, now: context.eventLoop.now)
@@ -95,6 +81,53 @@ extension ProxyHandler {
         } else if !firstTry && self.machine.exchange?.requestEnded == true {
             transfer.endBody()
         }
+    }
+
+    /// Hands a try to the event loop's curl worker.
+    private func startCurlTransfer(
+        _ exchange: Exchange, endpoint: Endpoint, policy: ServicePolicy, plan: RetryPlan,
+        framing: UpstreamRequest.ClientFraming, timeoutMs: Int64, idleTimeoutNs: Int64,
+        context: ChannelHandlerContext
+    ) -> Transfer {
+        let httpVersion: Int
+        switch policy.upstreamProtocol {
+        case .http1: httpVersion = Int(CURL_HTTP_VERSION_1_1)
+        case .h2c: httpVersion = Int(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+        case .auto:
+            httpVersion = Int(endpoint.scheme == .https ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1)
+        }
+        let headers = RequestHeaderRules.curlHeaders(
+            self.headerRulesInput(exchange, upstreamIsHTTP2: httpVersion != Int(CURL_HTTP_VERSION_1_1)))
+        let target = endpoint.curlTarget(serverName: policy.tlsServerName)
+        var request = UpstreamRequest(
+            baseURL: target.baseURL,
+            target: exchange.target,
+            method: exchange.head.method.rawValue,
+            headers: headers,
+            body: exchange.body,
+            unixSocketPath: endpoint.socketPath,
+            connectTimeoutMs: policy.connectTimeoutMs,
+            requestTimeoutMs: timeoutMs,
+            tlsVerify: policy.tlsVerify,
+            tlsCAFile: policy.tlsCAFile,
+            framing: framing,
+            holdStatuses: plan.holdStatuses)
+        request.holdsGRPCUnavailable = plan.holdsGRPCUnavailable
+        request.httpVersion = httpVersion
+        if endpoint.scheme == .https {
+            request.tlsCertFile = policy.tlsCertFile
+            request.tlsKeyFile = policy.tlsKeyFile
+            request.connectTo = target.connectTo
+        }
+        let worker = self.context.worker(for: context.eventLoop)
+        let transfer = Transfer(
+            request: request, eventLoop: context.eventLoop, worker: worker, service: exchange.service?.name ?? "",
+            endpoint: endpoint.original, measuresIdle: idleTimeoutNs > 0)
+        transfer.sink = self
+        if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
+        exchange.transfer = transfer
+        worker.submit(.start(transfer))
+        return transfer
     }
 
     /// Breaker admission and the endpoint of a try; when refused, the client is answered here and nil returned.
@@ -217,7 +250,7 @@ extension ProxyHandler {
 
     // MARK: - TransferSink
 
-    func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer) {
+    func transfer(_ transfer: any UpstreamCall, didProduce bytes: ByteBuffer) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
         }
@@ -232,14 +265,14 @@ extension ProxyHandler {
         if !context.channel.isWritable { transfer.clientWritabilityChanged(writable: false) }
     }
 
-    func transferWantsMoreBody(_ transfer: Transfer) {
+    func transferWantsMoreBody(_ transfer: any UpstreamCall) {
         guard let context = self.handlerContext, self.exchange?.transfer === transfer else { return }
         self.machine.uploadBlocked(false)
         self.resumeReadingIfPossible(context: context)
     }
 
     func transferDidFinish(
-        _ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?, grpcStatus: Int?
+        _ transfer: any UpstreamCall, status: Int, closeConnection: Bool, held: ByteBuffer?, grpcStatus: Int?
     ) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
@@ -267,7 +300,7 @@ extension ProxyHandler {
         self.finishExchange(exchange, context: context)
     }
 
-    func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool) {
+    func transfer(_ transfer: any UpstreamCall, didFail error: OutriggerError, responseStarted: Bool) {
         guard let context = self.handlerContext, let exchange = self.exchange, exchange.transfer === transfer else {
             return
         }

@@ -307,10 +307,9 @@ public final class CurlWorker: @unchecked Sendable {
         } else if result == CURLE_OK && started {
             if transfer.curlFraming == .chunked {
                 // The last chunk, with the upstream's trailers (gRPC's grpc-status among them).
-                var last: [UInt8] = Array("0\r\n".utf8)
-                last += transfer.curlTrailers
-                last += Array("\r\n".utf8)
-                last.withUnsafeBytes { transfer.curlAppendOutput($0) }
+                ChunkedFraming.lastChunk(trailers: transfer.curlTrailers).withUnsafeBytes {
+                    transfer.curlAppendOutput($0)
+                }
                 transfer.curlTrailers = []
             }
             var held: ByteBuffer?

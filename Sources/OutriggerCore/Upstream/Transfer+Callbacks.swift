@@ -69,28 +69,7 @@ let transferWriteCallback: ccurl_data_callback = { buffer, size, count, userdata
     case .contentLength, .closeDelimited:
         transfer.curlAppendOutput(bytes)
     case .chunked:
-        // Chunk size line in hex, written without allocating.
-        var line: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let count = withUnsafeMutableBytes(of: &line) { raw -> Int in
-            let hex: StaticString = "0123456789abcdef"
-            var digits = 0
-            var value = length
-            repeat {
-                digits += 1
-                value >>= 4
-            } while value > 0
-            value = length
-            hex.withUTF8Buffer { table in
-                for index in stride(from: digits - 1, through: 0, by: -1) {
-                    raw[index] = table[value & 0xF]
-                    value >>= 4
-                }
-            }
-            raw[digits] = 13
-            raw[digits + 1] = 10
-            return digits + 2
-        }
-        withUnsafeBytes(of: &line) { transfer.curlAppendOutput(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        ChunkedFraming.withSizeLine(length) { transfer.curlAppendOutput($0) }
         transfer.curlAppendOutput(bytes)
         crlf.withUTF8Buffer { transfer.curlAppendOutput(UnsafeRawBufferPointer($0)) }
     }

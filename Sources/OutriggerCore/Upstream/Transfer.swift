@@ -3,23 +3,6 @@ import NIOConcurrencyHelpers
 import NIOCore
 import Synchronization
 
-/// Receives one transfer's events, on the transfer's event loop.
-protocol TransferSink: AnyObject {
-    /// Response bytes for the client (head and/or body, already framed).
-    func transfer(_ transfer: Transfer, didProduce bytes: ByteBuffer)
-    /// The upstream drained the request body below the low watermark: reading from the client may resume.
-    func transferWantsMoreBody(_ transfer: Transfer)
-    /// The exchange completed; `closeConnection` when the response framing requires a close. `held` carries the
-    /// whole response when its status was one the request asked to hold (a retry candidate); nothing was sent.
-    /// `grpcStatus` is the response's `grpc-status` (head or trailers), when it had one.
-    func transferDidFinish(
-        _ transfer: Transfer, status: Int, closeConnection: Bool, held: ByteBuffer?, grpcStatus: Int?)
-    /// The exchange failed; `responseStarted` when head bytes already went to the client.
-    func transfer(_ transfer: Transfer, didFail error: OutriggerError, responseStarted: Bool)
-    /// A connect-only transfer connected; the sink owns `descriptor` from now on.
-    func transfer(_ transfer: Transfer, didConnect descriptor: Int32)
-}
-
 /// One upstream exchange driven by a curl worker and consumed by a connection's event loop.
 ///
 /// Safety of `@unchecked Sendable`: every stored property is one of
@@ -30,7 +13,7 @@ protocol TransferSink: AnyObject {
 ///   worker submits with `eventLoop.execute`;
 /// - atomics and a lock-protected upload queue (`backlog`, `clientBlocked`, `recvPaused`, `upload`), the only state
 ///   both sides touch.
-final class Transfer: @unchecked Sendable {
+final class Transfer: UpstreamCall, @unchecked Sendable {
     /// Upload queue shared by the event loop (producer) and the curl thread (consumer).
     struct UploadState {
         var queue = CircularBuffer<ByteBuffer>()
