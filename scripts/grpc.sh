@@ -60,6 +60,12 @@ server.add_insecure_port("127.0.0.1:18521")
 key, cert = open(sys.argv[1] + "/server.key", "rb").read(), open(sys.argv[1] + "/server.pem", "rb").read()
 server.add_secure_port("127.0.0.1:18522", grpc.ssl_server_credentials([(key, cert)]))
 server.start()
+# A server that rotates its connections (GOAWAY after 200 ms, as max_connection_age does in production).
+aging = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=[
+    ("grpc.max_connection_age_ms", 200), ("grpc.max_connection_age_grace_ms", 5000)])
+aging.add_generic_rpc_handlers((handlers,))
+aging.add_insecure_port("127.0.0.1:18523")
+aging.start()
 server.wait_for_termination()
 PY
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/server.key" -out "$WORK/server.pem" -days 1 \
@@ -83,6 +89,10 @@ services:
     protocol: h2c
     retries: { attempts: 0 }
     breaker: { consecutive_failures: 3, open_for: 30s }
+  aging:
+    endpoints: [127.0.0.1:18523]
+    protocol: h2c
+    retries: { attempts: 0 }
   shedding-tls:
     endpoints: [https://127.0.0.1:18522]
     tls: { ca_file: server.pem, server_name: localhost }
@@ -211,6 +221,24 @@ assert stats[SHEDDING]["grpc_status"]["14"] == 4, stats[SHEDDING]
 PY
 python3 "$WORK/client.py" echo shedding 18521 || fail "client failed (h2c upstream)"
 python3 "$WORK/client.py" echo-tls shedding-tls 18522 || fail "client failed (TLS upstream)"
+# An upstream that rotates its connections with GOAWAY every 200 ms: calls racing a GOAWAY move to a new connection
+# (no retries are configured, so a lost call would fail).
+python3 - <<'PY' || fail "calls to a GOAWAY-rotating upstream"
+import concurrent.futures, time, grpc
+ident = lambda b: b
+channel = grpc.insecure_channel("127.0.0.1:15081", options=[("grpc.default_authority", "aging")])
+unary = channel.unary_unary("/test.Echo/Unary", request_serializer=ident, response_deserializer=ident)
+deadline = time.monotonic() + 2
+def worker(n):
+    count = 0
+    while time.monotonic() < deadline:
+        assert unary(b"a%d" % n, timeout=5) == b"a%d" % n
+        count += 1
+    return count
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    total = sum(pool.map(worker, range(8)))
+print(f"{total} calls across connection rotations ok", flush=True)
+PY
 python3 -c '
 import json, urllib.request
 stats = json.load(urllib.request.urlopen("http://127.0.0.1:9981/stats"))["services"]

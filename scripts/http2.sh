@@ -3,7 +3,9 @@
 # on the plain listener, the same port still serving HTTP/1.1. Covers: h2c requests through the whole exchange
 # path (routing, x-request-id, Outrigger's own errors), request bodies of known and unknown length byte-exact,
 # 20 MiB each way with checksums, a download under HTTP/2 flow control, many concurrent streams on one connection, a stream whose reader
-# stalls not holding the others, and the access log's protocol field.
+# stalls not holding the others, and the access log's protocol field; then an h2c upstream (nghttpd): 20 MiB each
+# way, streams sharing its connections, a stalled client holding the upstream rather than memory, and a stream the
+# upstream refused with GOAWAY opened again on a new connection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/live-check.sh http2 "$@"
@@ -47,7 +49,18 @@ http.server.ThreadingHTTPServer(("127.0.0.1", 18511), Handler).serve_forever()
 PY
 python3 "$WORK/upstream.py" 2>"$WORK/upstream.err" &
 UP_PID=$!
-printf 'services:\n  web:\n    endpoints: [127.0.0.1:18511]\n' >"$WORK/registry.yaml"
+cat >"$WORK/registry.yaml" <<'YAML'
+services:
+  web:
+    endpoints: [127.0.0.1:18511]
+  h2up:
+    endpoints: [127.0.0.1:18512]
+    protocol: h2c
+  refusing:
+    endpoints: [127.0.0.1:18513]
+    protocol: h2c
+    retries: { attempts: 0 }
+YAML
 cat >"$WORK/outrigger.yaml" <<YAML
 listen: 127.0.0.1:15071
 admin: { listen: 127.0.0.1:9971 }
@@ -207,6 +220,109 @@ while time.time() < deadline and closed_at is None:
 assert answered_at and goaway_at and closed_at, (answered_at, goaway_at, closed_at)
 assert 0.8 <= goaway_at - answered_at < 5, goaway_at - answered_at
 PY
+
+# HTTP/2 to an h2c upstream (protocol: h2c, Outrigger's own HTTP/2 connections): nghttpd serves files and echoes
+# uploads. 20 MiB each way byte-exact from HTTP/1.1 and HTTP/2 clients, with and without content-length.
+command -v nghttpd >/dev/null || fail "nghttpd is missing (apt-get install nghttp2-server)"
+mkdir -p "$WORK/docroot"
+cp "$WORK/big.bin" "$WORK/docroot/big.bin"
+printf "from nghttpd" >"$WORK/docroot/page"
+nghttpd --no-tls --echo-upload -a 127.0.0.1 -d "$WORK/docroot" 18512 >"$WORK/nghttpd.log" 2>&1 &
+KEEP_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null --http2-prior-knowledge http://127.0.0.1:18512/page && break; sleep 0.1; done
+H2UP=(curl -sf -H 'Host: h2up')
+[ "$("${H2UP[@]}" http://127.0.0.1:15071/page)" = "from nghttpd" ] || fail "GET to the h2c upstream"
+[ "$("${H2UP[@]}" --http2-prior-knowledge -w ' %{http_version}' http://127.0.0.1:15071/page)" = "from nghttpd 2" ] \
+    || fail "HTTP/2 GET to the h2c upstream"
+big=$(sha256sum <"$WORK/big.bin")
+[ "$("${H2UP[@]}" http://127.0.0.1:15071/big.bin | sha256sum)" = "$big" ] || fail "20 MiB down from the h2c upstream"
+[ "$("${H2UP[@]}" --data-binary @"$WORK/big.bin" http://127.0.0.1:15071/echo | sha256sum)" = "$big" ] \
+    || fail "20 MiB up and back, content-length"
+[ "$("${H2UP[@]}" -H 'Transfer-Encoding: chunked' --data-binary @"$WORK/big.bin" http://127.0.0.1:15071/echo | sha256sum)" = "$big" ] \
+    || fail "20 MiB up and back, chunked"
+[ "$("${H2UP[@]}" --http2-prior-knowledge --data-binary @"$WORK/big.bin" http://127.0.0.1:15071/echo | sha256sum)" = "$big" ] \
+    || fail "20 MiB up and back, HTTP/2 both sides"
+# Many streams share the upstream connections: one per event loop, whatever the number of client streams.
+h2load -n 4000 -c 4 -m 50 -H 'Host: h2up' http://127.0.0.1:15071/page >"$WORK/h2load-up.txt" 2>&1 || true
+grep -q "4000 succeeded, 0 failed" "$WORK/h2load-up.txt" || fail "h2load to the h2c upstream: $(grep 'requests:' "$WORK/h2load-up.txt")"
+upstream_connections=$(ss -Htn state established dst 127.0.0.1:18512 | grep -c . || true)
+[ "$upstream_connections" -ge 1 ] && [ "$upstream_connections" -le 2 ] \
+    || fail "$upstream_connections connections to the h2c upstream after 200 concurrent streams"
+# A client that stops reading holds the upstream stream (flow control), not Outrigger's memory: the daemon grows by
+# far less than the 20 MiB download while the client reads nothing, and the body is whole once it reads again.
+python3 - "$PROXY_PID" "$WORK/big.bin" <<'PY' || fail "a stalled client of an h2c upstream"
+import hashlib, socket, sys, time
+pid, want = sys.argv[1], hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest()
+def rss_kib():
+    return int([l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")][0].split()[1])
+before = rss_kib()
+s = socket.create_connection(("127.0.0.1", 15071))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: h2up\r\nConnection: close\r\n\r\n")
+time.sleep(1.5)
+grown = rss_kib() - before
+data = b""
+while True:
+    chunk = s.recv(1 << 20)
+    if not chunk:
+        break
+    data += chunk
+body = data.split(b"\r\n\r\n", 1)[1]
+assert hashlib.sha256(body).hexdigest() == want, len(body)
+assert grown < 8 * 1024, f"the daemon grew by {grown} KiB while its client read nothing"
+print(f"stalled client: daemon grew {grown} KiB", flush=True)
+PY
+# An upstream that refuses a stream unprocessed (GOAWAY naming a lower last stream) gets it again on a new
+# connection, without a retry policy and without an error: a hand-written HTTP/2 server answers the first stream
+# of its first connection, sends GOAWAY(last_stream_id=1) for the second, and answers everything on later ones.
+cat >"$WORK/refusing.py" <<'PY'
+import socket, struct, threading
+def frame(kind, flags, stream, payload=b""):
+    return struct.pack(">I", len(payload))[1:] + bytes([kind, flags]) + struct.pack(">I", stream) + payload
+def answer(conn, stream):
+    # HEADERS ":status: 200" (static table index 8), "content-length: 2" (literal, indexed name 28), then DATA.
+    conn.sendall(frame(1, 0x4, stream, b"\x88" + b"\x0f\x0d\x01" + b"2") + frame(0, 0x1, stream, b"ok"))
+def serve(conn, first):
+    buffer, streams = b"", []
+    conn.recv(24)  # the preface
+    conn.sendall(frame(4, 0, 0))
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        buffer += chunk
+        while len(buffer) >= 9 and len(buffer) >= 9 + int.from_bytes(buffer[:3], "big"):
+            length, kind, flags = int.from_bytes(buffer[:3], "big"), buffer[3], buffer[4]
+            stream = int.from_bytes(buffer[5:9], "big") & 0x7FFFFFFF
+            buffer = buffer[9 + length:]
+            if kind == 4 and not flags & 1:
+                conn.sendall(frame(4, 1, 0))
+            if kind == 1:
+                streams.append(stream)
+                if not first:
+                    answer(conn, stream)
+                elif len(streams) == 2:
+                    answer(conn, streams[0])
+                    conn.sendall(frame(7, 0, 0, struct.pack(">II", streams[0], 0)))
+                    threading.Timer(0.5, conn.close).start()
+listener = socket.create_server(("127.0.0.1", 18513))
+first = True
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn, first), daemon=True).start()
+    first = False
+PY
+python3 "$WORK/refusing.py" 2>"$WORK/refusing.err" &
+REFUSING_PID=$!
+for _ in $(seq 1 100); do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18513)).close()' 2>/dev/null && break; sleep 0.1; done
+kill "$REFUSING_PID" 2>/dev/null; wait "$REFUSING_PID" 2>/dev/null || true  # the probe used its first connection
+python3 "$WORK/refusing.py" 2>"$WORK/refusing.err" &
+REFUSING_PID=$!
+for _ in $(seq 1 100); do ss -Htln | grep -q 127.0.0.1:18513 && break; sleep 0.1; done
+h2load -n 2 -c 1 -m 2 -H 'Host: refusing' http://127.0.0.1:15071/r >"$WORK/h2load-refused.txt" 2>&1 || true
+kill "$REFUSING_PID" 2>/dev/null || true
+grep -q "2 succeeded, 0 failed" "$WORK/h2load-refused.txt" \
+    || fail "a refused stream: $(grep -E 'requests:|status codes' "$WORK/h2load-refused.txt"; tail -3 "$WORK/access.log")"
 
 # The access log names the protocol.
 grep -q '"path":"/page","protocol":"HTTP/2"' "$WORK/access.log" || fail "access log: no HTTP/2 line"

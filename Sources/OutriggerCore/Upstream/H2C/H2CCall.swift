@@ -25,6 +25,18 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
     var sink: (any TransferSink)?
     /// The connection whose stream this is, once one was opened for it.
     var connection: H2CConnection?
+    /// Where the stream is opened, kept to open it again on a new connection when the upstream refused it unprocessed.
+    private var route: (pool: H2CConnectionPool, endpoint: Endpoint, connectTimeoutMs: Int64)?
+    /// Streams the upstream refused unprocessed (GOAWAY, REFUSED_STREAM): the call moves to a new connection, at
+    /// most `maxRefusals` times, without counting as a failed try (the request never reached the service).
+    private var refusals = 0
+    static let maxRefusals = 2
+    /// Request body bytes sent, kept until the response head arrives (up to `replayLimit`) so a refused stream can
+    /// be opened again with them.
+    private var sentBody: [ByteBuffer] = []
+    private var sentBytes = 0
+    private var replayable = true
+    static let replayLimit = 64 * 1024
 
     private let requestHeaders: HPACKHeaders
     private let bodyless: Bool
@@ -89,7 +101,44 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
                         detail: "request_timeout=\(requestTimeoutMs)ms"))
             }
         }
+        self.route = (pool, endpoint, connectTimeoutMs)
         pool.connection(to: endpoint, connectTimeoutMs: connectTimeoutMs).attach(self)
+    }
+
+    /// Keeps a copy of body bytes sent while a refused stream could still be opened again.
+    private func keepSent(_ buffer: ByteBuffer) {
+        guard self.replayable else { return }
+        self.sentBytes += buffer.readableBytes
+        if self.sentBytes > Self.replayLimit || self.responseFraming != nil {
+            self.replayable = false
+            self.sentBody = []
+        } else {
+            self.sentBody.append(buffer)
+        }
+    }
+
+    /// Whether a stream that closed now was refused unprocessed by the upstream and can be opened again.
+    private func wasRefused(streamID: HTTP2StreamID?, connection: H2CConnection?) -> Bool {
+        guard self.replayable, self.responseFraming == nil, self.output == nil, self.refusals < Self.maxRefusals,
+            self.route != nil
+        else { return false }
+        if self.resetCode == .refusedStream { return true }
+        guard let streamID, let last = connection?.goAwayLastStreamID else { return false }
+        return streamID > last
+    }
+
+    /// Opens the request again on a new connection (the old one is draining).
+    private func reopen() {
+        guard let route = self.route else { return }
+        self.refusals += 1
+        self.headSent = false
+        self.resetCode = nil
+        self.streamError = nil
+        self.pending = CircularBuffer(self.sentBody)
+        self.pendingBytes = self.sentBytes
+        self.sentBody = []
+        self.sentBytes = 0
+        route.pool.connection(to: route.endpoint, connectTimeoutMs: route.connectTimeoutMs).attach(self)
     }
 
     // MARK: - UpstreamCall
@@ -108,6 +157,7 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
             self.uploadStopped = self.pendingBytes > Self.pendingHighWater
             return self.uploadStopped
         }
+        self.keepSent(buffer)
         stream.writeAndFlush(
             Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer), endStream: false))), promise: nil)
         self.touch()
@@ -181,12 +231,10 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
             Self.wrapOutboundOut(.headers(.init(headers: self.requestHeaders, endStream: endNow))), promise: nil)
         if !endNow {
             while let buffer = self.pending.popFirst() {
+                self.keepSent(buffer)
                 let last = self.pending.isEmpty && self.requestEnded
                 context.write(
                     Self.wrapOutboundOut(.data(.init(data: .byteBuffer(buffer), endStream: last))), promise: nil)
-            }
-            if self.requestEnded && self.pendingBytes == 0 {
-                // Nothing queued but the end: already sent with the head.
             }
         }
         if self.bodyless { self.requestEnded = true }
@@ -260,10 +308,22 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A stream channel always has its connection as parent (a test's embedded channel has none, and no ID).
+        let streamID =
+            context.channel.parent == nil
+            ? nil : try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID)
+        let connection = self.connection
         self.stream = nil
-        self.connection?.streamClosed()
         self.connection = nil
-        if !self.ended {
+        connection?.streamClosed()
+        if !self.ended && self.wasRefused(streamID: streamID, connection: connection) {
+            // Next loop turn: this handler is still in the closed stream's pipeline until it is torn down.
+            let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
+            self.eventLoop.execute {
+                let call = bound.value
+                if !call.ended { call.reopen() }
+            }
+        } else if !self.ended {
             self.deliver()
             if !self.ended {
                 let detail: String
@@ -318,14 +378,16 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
         sink?.transfer(self, didFail: error, responseStarted: self.delivered)
     }
 
-    /// No further events: the timer stops and the stream closes (RST_STREAM when it is still open either way).
+    /// No further events: the timer stops, and a stream still open either way is reset (RST_STREAM CANCEL). A stream
+    /// that ended both ways closes by itself: resetting it too would be one more RST_STREAM for the upstream to
+    /// count against the connection (nghttpd answered a burst of them with GOAWAY).
     private func end() {
         guard !self.ended else { return }
         self.ended = true
         self.sink = nil
         self.timeout?.cancel()
         self.timeout = nil
-        self.stream?.close(promise: nil)
+        if !(self.responseComplete && self.requestEnded) { self.stream?.close(promise: nil) }
     }
 
     func protocolError(_ detail: String) -> OutriggerError {

@@ -164,8 +164,12 @@ final class H2CConnection {
         for call in waiting { call.connectFailed(failure, message, detail: detail) }
     }
 
+    /// The last stream the upstream's GOAWAY said it may process: streams above it were refused unprocessed.
+    private(set) var goAwayLastStreamID: HTTP2StreamID?
+
     /// GOAWAY from the upstream: no new streams here.
-    func goAwayReceived() {
+    func goAwayReceived(lastStreamID: HTTP2StreamID) {
+        self.goAwayLastStreamID = min(lastStreamID, self.goAwayLastStreamID ?? lastStreamID)
         self.draining = true
         self.pool?.forget(self)
         if self.openStreams == 0 { self.close() }
@@ -199,7 +203,10 @@ final class H2CConnectionWatcher: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = Self.unwrapInboundIn(data)
-        if case .goAway = frame.payload { self.connection.value.goAwayReceived() }
+        // swift-nio-http2 hands the GOAWAY on before it closes the refused streams, so they see it when they close.
+        if case .goAway(let lastStreamID, _, _) = frame.payload {
+            self.connection.value.goAwayReceived(lastStreamID: lastStreamID)
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
