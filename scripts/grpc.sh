@@ -89,6 +89,14 @@ services:
     protocol: h2c
     retries: { attempts: 0 }
     breaker: { consecutive_failures: 3, open_for: 30s }
+  timing:
+    endpoints: [127.0.0.1:18521]
+    protocol: h2c
+    request_timeout: 300ms
+  timing-tls:
+    endpoints: [https://127.0.0.1:18522]
+    tls: { ca_file: server.pem, server_name: localhost }
+    request_timeout: 300ms
   aging:
     endpoints: [127.0.0.1:18523]
     protocol: h2c
@@ -155,6 +163,15 @@ try:
     raise AssertionError("no deadline")
 except grpc.RpcError as error:
     assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+assert time.monotonic() - started < 1.9
+# Outrigger's own request_timeout (300 ms) ends a call the client would have waited 5 s for.
+started = time.monotonic()
+try:
+    channel(ECHO.replace("echo", "timing")).unary_unary("/test.Echo/Slow", request_serializer=ident, response_deserializer=ident)(b"x", timeout=5)
+    raise AssertionError("no timeout")
+except grpc.RpcError as error:
+    metadata = dict(error.trailing_metadata() or ()) | dict(error.initial_metadata() or ())
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED and metadata.get("x-outrigger-error") == "upstream_timeout", (error, metadata)
 assert time.monotonic() - started < 1.9
 print("deadline ok", flush=True)
 
