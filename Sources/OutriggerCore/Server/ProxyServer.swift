@@ -162,6 +162,7 @@ public final class ProxyServer: Sendable {
         stream.targetWindowSize = 1 << 20
         let lifecycle = H2ConnectionLifecycle(idleTimeoutMs: limits.clientIdleTimeoutMs)
         let counter = H2StreamCounter(lifecycle: NIOLoopBound(lifecycle, eventLoop: tls.eventLoop))
+        try sync.addHandler(FlushCoalescer())
         _ = try sync.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: counter
         ) { streamChannel in

@@ -115,7 +115,8 @@ struct H1ResponseParser {
             }
             if Self.isConnectionSpecific(name) { continue }
             if name == "content-length" { contentLength = Int(value) }
-            headers.add(name: name, value: value)
+            // A value unique to each response would only churn HPACK's dynamic table: sent literally instead.
+            headers.add(name: name, value: value, indexing: name == "x-request-id" ? .nonIndexable : .indexable)
         }
         let bodyless = self.isHeadRequest || code == 204 || code == 304 || contentLength == 0
         if bodyless {
@@ -148,9 +149,20 @@ struct H1ResponseParser {
     /// `name: value`, the name lower-cased (HTTP/2 field names are).
     static func field(_ line: [UInt8]) -> (String, String)? {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
-        let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingWhitespace
-        return (name, value)
+        // Bytes, not Characters: trimming and lower-casing by Unicode properties cost more than the rest of the
+        // head's conversion.
+        let name = String(unsafeUninitializedCapacity: colon) { out in
+            for index in 0..<colon {
+                let byte = line[index]
+                out[index] = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+            }
+            return colon
+        }
+        var start = colon + 1
+        var end = line.count
+        while start < end && (line[start] == 32 || line[start] == 9) { start += 1 }
+        while end > start && (line[end - 1] == 32 || line[end - 1] == 9 || line[end - 1] == 13) { end -= 1 }
+        return (name, String(decoding: line[start..<end], as: UTF8.self))
     }
 
     /// Fields HTTP/2 forbids (RFC 9113 §8.2.2).
