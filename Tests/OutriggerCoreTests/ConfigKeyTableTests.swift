@@ -42,6 +42,27 @@ struct ConfigKeyTableTests {
                 "max_concurrent_requests": "7", "balance": "least_request", "protocol": "h2c",
                 "breaker": "{ consecutive_failures: 7 }", "retries": "{ attempts: 7 }",
                 "tls": "{ server_name: orders.internal }", "tls_verify": "false", "tls_ca_file": "\(Self.pki.ca)",
+                "faults": "{ reset: { percent: 1 } }",
+            ])
+        Self.checkEveryKey(
+            ConfigLoader.faultsTable, base: FaultPolicy(),
+            samples: [
+                "delay": "{ percent: 10, duration: 200ms }", "abort": "{ percent: 5, status: 503 }",
+                "reset": "{ percent: 1 }", "allow_request_headers": "true",
+            ])
+        Self.checkEveryKey(
+            ConfigLoader.faultDelayTable, base: FaultPolicy.Delay(percent: 0, durationMs: 0),
+            samples: ["percent": "7", "duration": "7s"])
+        Self.checkEveryKey(
+            ConfigLoader.faultAbortTable, base: FaultPolicy.Abort(percent: 0, status: 500),
+            samples: ["percent": "7", "status": "503"])
+        Self.checkEveryKey(
+            ConfigLoader.faultResetTable, base: FaultPolicy.Reset(percent: 0), samples: ["percent": "7"])
+        Self.checkEveryKey(
+            AdminRouter.faultsBodyTable, base: AdminRouter.FaultsRequest(),
+            samples: [
+                "delay": "{ percent: 10, duration: 200ms }", "abort": "{ percent: 5, status: 503 }",
+                "reset": "{ percent: 1 }", "allow_request_headers": "true", "ttl": "60s",
             ])
         Self.checkEveryKey(
             ConfigLoader.upstreamTLSTable(folder: "/etc/outrigger"), base: ServicePolicy(),

@@ -26,6 +26,7 @@ struct ConfigLoaderTests {
 
     @Test(arguments: [
         "unknown-keys", "bad-values", "bad-registry", "duplicate-service", "missing-registry", "syntax-error",
+        "bad-faults",
     ])
     func badFixture_reportsEveryErrorAtItsPosition(fixture: String) throws {
         let got = Self.errors(in: fixture)

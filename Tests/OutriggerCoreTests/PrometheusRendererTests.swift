@@ -16,7 +16,7 @@ struct PrometheusRendererTests {
             errors: [("upstream_reset", 1), ("breaker_open", 0)], failedTries: [("upstream_reset", 2)], retries: 1,
             budgetExhausted: 0,
             breakerRejections: 0, overloaded: 0, inFlight: 2, ejections: 0, breakerState: .halfOpen,
-            breakerTransitions: 2, latency: latency)
+            breakerTransitions: 2, latency: latency, faults: [("delay", 0), ("abort", 3), ("reset", 0)])
         return PrometheusRenderer.Snapshot(
             uptimeSeconds: 12.5, ready: true, openConnections: 3, totalConnections: 10, refusedConnections: 1,
             upgradedOpen: 1, upgradedTotal: 2, requests: 4, accessLogDropped: 0, reloads: 1, failedReloads: 0,

@@ -163,7 +163,7 @@ struct TracingTests {
             durationMs: 1.5, upstreamMs: 1.25, attempts: 1, error: nil, requestID: "r", traceID: "t", spanID: "s")
         #expect(
             record.json()
-                == "{\"time\":\"2025-11-25T09:30:00.123Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"path\":\"/a?\\\"b\\\"\",\"protocol\":\"HTTP/2\",\"service\":\"svc\",\"endpoint\":\"127.0.0.1:1\",\"status\":200,\"grpc_status\":null,\"bytes_in\":3,\"bytes_out\":10,\"duration_ms\":1.500,\"upstream_ms\":1.250,\"attempts\":1,\"error\":null,\"request_id\":\"r\",\"trace_id\":\"t\",\"span_id\":\"s\"}"
+                == "{\"time\":\"2025-11-25T09:30:00.123Z\",\"client\":\"127.0.0.1\",\"method\":\"GET\",\"path\":\"/a?\\\"b\\\"\",\"protocol\":\"HTTP/2\",\"service\":\"svc\",\"endpoint\":\"127.0.0.1:1\",\"status\":200,\"grpc_status\":null,\"bytes_in\":3,\"bytes_out\":10,\"duration_ms\":1.500,\"upstream_ms\":1.250,\"attempts\":1,\"error\":null,\"fault\":null,\"request_id\":\"r\",\"trace_id\":\"t\",\"span_id\":\"s\"}"
         )
     }
 }

@@ -34,7 +34,7 @@ struct AdminRouter: Sendable {
         uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
     }
 
-    func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders) -> AdminResponse {
+    func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: String = "") -> AdminResponse {
         let path = Self.path(of: uri)
         let parts = path.split(separator: "/").map(String.init)
         if !Self.isProbe(parts), let token = self.currentToken {
@@ -76,12 +76,14 @@ struct AdminRouter: Sendable {
             return self.only(.POST, method) { self.reload() }
         case "breakers":
             return self.breakers(Array(parts.dropFirst()), method: method)
+        case "faults":
+            return self.faults(Array(parts.dropFirst()), method: method, body: body)
         default:
             return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint at \(path)"))
         }
     }
 
-    private func only(_ allowed: HTTPMethod, _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
+    func only(_ allowed: HTTPMethod, _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
         guard method == allowed || (allowed == .GET && method == .HEAD) else {
             return AdminResponse(
                 status: .methodNotAllowed,

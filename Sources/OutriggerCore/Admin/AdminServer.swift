@@ -67,10 +67,15 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// The largest request body read (a `PUT /faults/NAME` body is a few hundred bytes).
+    static let maxBody = 64 * 1024
+
     let router: AdminRouter
     var head: HTTPRequestHead?
-    /// Heads of complete requests waiting behind one being answered off the loop.
-    var waiting: [HTTPRequestHead] = []
+    var body = ""
+    var bodyTooLarge = false
+    /// Complete requests waiting behind one being answered off the loop.
+    var waiting: [(head: HTTPRequestHead, body: String, tooLarge: Bool)] = []
     var busy = false
 
     init(router: AdminRouter) { self.router = router }
@@ -79,19 +84,33 @@ private final class AdminHandler: ChannelInboundHandler {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
-        case .body:
-            break  // admin requests carry no meaningful body
+            self.body = ""
+            self.bodyTooLarge = false
+        case .body(let buffer):
+            if self.body.utf8.count + buffer.readableBytes > Self.maxBody {
+                self.bodyTooLarge = true
+            } else {
+                self.body += String(buffer: buffer)
+            }
         case .end:
             guard let head = self.head else { return }
             self.head = nil
-            self.waiting.append(head)
+            self.waiting.append((head, self.body, self.bodyTooLarge))
+            self.body = ""
             self.serveWaiting(context: context)
         }
     }
 
     private func serveWaiting(context: ChannelHandlerContext) {
         while !self.busy, !self.waiting.isEmpty {
-            let head = self.waiting.removeFirst()
+            let (head, body, tooLarge) = self.waiting.removeFirst()
+            if tooLarge {
+                let response = AdminResponse(
+                    status: .payloadTooLarge,
+                    body: AdminJSON.error("request_body_too_large", "admin request bodies are limited to 64 KiB"))
+                self.write(response, for: head, context: context)
+                continue
+            }
             if self.router.mustRunOffLoop(method: head.method, uri: head.uri) {
                 self.busy = true
                 let router = self.router
@@ -108,7 +127,7 @@ private final class AdminHandler: ChannelInboundHandler {
                 }
                 return
             }
-            let response = self.router.handle(method: head.method, uri: head.uri, headers: head.headers)
+            let response = self.router.handle(method: head.method, uri: head.uri, headers: head.headers, body: body)
             self.write(response, for: head, context: context)
         }
     }

@@ -35,9 +35,12 @@ struct ServiceStatsView: Encodable {
     var latencyMs: LatencyView
     /// gRPC answers by `grpc-status`, when the service had any.
     var grpcStatus: [String: Int]?
+    /// Faults injected into tries, by kind (SPEC §11).
+    var faultsInjected: [String: Int]
 
     enum CodingKeys: String, CodingKey {
         case requests, responses, errors, retries, overloaded, ejections
+        case faultsInjected = "faults_injected"
         case grpcStatus = "grpc_status"
         case retryBudgetExhausted = "retry_budget_exhausted"
         case failedTries = "failed_tries"
@@ -68,6 +71,7 @@ struct ServiceStatsView: Encodable {
                 uniqueKeysWithValues: snapshot.grpcStatuses.map { (String($0.status), $0.count) })
         }
         self.latencyMs = LatencyView(snapshot.latency)
+        self.faultsInjected = Dictionary(snapshot.faults.map { ($0.kind, $0.count) }, uniquingKeysWith: +)
     }
 }
 

@@ -100,6 +100,13 @@ struct PrometheusRenderer {
                 self.sample("service_failed_tries_total", [("service", service.name), ("code", code)], Double(count))
             }
         }
+        self.family("service_faults_injected_total", "counter", "Faults injected into tries, by kind (SPEC §11).")
+        for service in services {
+            for (kind, count) in service.faults {
+                self.sample(
+                    "service_faults_injected_total", [("service", service.name), ("kind", kind)], Double(count))
+            }
+        }
         each("service_retries_total", "counter", "Retries started.") { Double($0.retries) }
         each("service_retry_budget_exhausted_total", "counter", "Retries refused by the retry budget.") {
             Double($0.budgetExhausted)

@@ -55,6 +55,12 @@ extension ConfigLoader {
                 }
             ),
             (
+                "faults",
+                { value, path, policy, reader in
+                    Self.faultsTable.read(value, at: path, prefix: path, into: &policy.faults, reader: &reader)
+                }
+            ),
+            (
                 "breaker",
                 { value, path, policy, reader in
                     Self.breakerTable.read(value, at: path, prefix: path, into: &policy.breaker, reader: &reader)

@@ -95,6 +95,8 @@ public struct ServicePolicy: Sendable, Equatable {
     public var breaker = BreakerPolicy()
     /// Retry settings.
     public var retries = RetryPolicy()
+    /// Faults injected into tries (SPEC §11); none by default.
+    public var faults = FaultPolicy.none
     /// Whether to verify the certificate of `https://` endpoints (on by default; off only for testing).
     public var tlsVerify = true
     /// A PEM bundle of CAs to trust for `https://` endpoints instead of the system's.

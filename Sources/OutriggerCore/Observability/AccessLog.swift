@@ -155,6 +155,8 @@ struct AccessRecord {
     var upstreamMs: Double?
     var attempts: Int
     var error: String?
+    /// The kinds of fault injected into the request's tries (SPEC §11), comma-separated; nil when none.
+    var fault: String? = nil
     var requestID: String
     var traceID: String?
     var spanID: String?
@@ -174,6 +176,7 @@ struct AccessRecord {
         line += ",\"upstream_ms\":" + (self.upstreamMs.map(Self.millis) ?? "null")
         line += ",\"attempts\":\(self.attempts)"
         line += ",\"error\":" + (self.error.map(JSON.quote) ?? "null")
+        line += ",\"fault\":" + (self.fault.map(JSON.quote) ?? "null")
         line += ",\"request_id\":" + JSON.quote(self.requestID)
         line += ",\"trace_id\":" + (self.traceID.map(JSON.quote) ?? "null")
         line += ",\"span_id\":" + (self.spanID.map(JSON.quote) ?? "null")

@@ -20,6 +20,8 @@ struct ServiceSnapshot {
     var latency: LatencyHistogram.Snapshot
     /// gRPC answers by status, only the statuses seen.
     var grpcStatuses: [(status: Int, count: Int)] = []
+    /// Faults injected into tries, every kind (SPEC §11).
+    var faults: [(kind: String, count: Int)] = []
 }
 
 extension ServiceSnapshot {
@@ -46,6 +48,9 @@ extension ServiceSnapshot {
             grpcStatuses: counters.grpcStatuses.enumerated().compactMap { index, counter in
                 let count = counter.load(ordering: .relaxed)
                 return count > 0 ? (index, count) : nil
+            },
+            faults: FaultKind.allCases.enumerated().map {
+                ($0.element.rawValue, counters.faults[$0.offset].load(ordering: .relaxed))
             })
     }
 }

@@ -27,6 +27,15 @@ public final class ServiceCounters: Sendable {
     /// Answers to gRPC calls by `grpc-status` (0 to 16; others count as 2, UNKNOWN), SPEC §10.
     public let grpcStatuses: [ManagedAtomic<Int>] = (0...16).map { _ in ManagedAtomic(0) }
 
+    /// Faults injected into tries, by kind (indexed like `FaultKind.allCases`), SPEC §11.
+    public let faults: [ManagedAtomic<Int>] = FaultKind.allCases.map { _ in ManagedAtomic(0) }
+
+    public func countFault(_ kind: FaultKind) {
+        if let index = FaultKind.allCases.firstIndex(of: kind) {
+            self.faults[index].wrappingIncrement(ordering: .relaxed)
+        }
+    }
+
     public func countGRPC(status: Int) {
         self.grpcStatuses[(0...16).contains(status) ? status : 2].wrappingIncrement(ordering: .relaxed)
     }

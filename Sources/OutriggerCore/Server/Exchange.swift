@@ -21,6 +21,10 @@ final class Exchange {
 
     // === the current try ===
     var transfer: (any UpstreamCall)?
+    /// The current try's faults as `x-outrigger-fault` says them (SPEC §11), nil when none acted on it.
+    var tryFault: String?
+    /// Every kind of fault that acted on a try of this request, for the access log.
+    var faults: [FaultKind] = []
     var ticket: CircuitBreaker.Ticket?
     var endpointIndex: Int?
 

@@ -58,6 +58,9 @@ final class ProxyContext: Sendable {
         return pool
     }
 
+    /// Faults set at run time through the admin API (SPEC §11); they outlive reloads.
+    let faults = FaultOverrides()
+
     /// Per-request upstream failures, aggregated before they reach the log.
     let failureLog: FailureLog
 

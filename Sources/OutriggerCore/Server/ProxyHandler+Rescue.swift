@@ -54,7 +54,8 @@ extension ProxyHandler {
         } else {
             response = ErrorResponder.response(
                 for: error, requestID: exchange.requestID, close: !keepAlive, isHead: exchange.isHead,
-                extraHeaders: retryAfter.map { [("retry-after", String($0))] } ?? [],
+                extraHeaders: (retryAfter.map { [("retry-after", String($0))] } ?? [])
+                    + (exchange.tryFault.map { [("x-outrigger-fault", $0)] } ?? []),
                 allocator: context.channel.allocator)
             exchange.status = error.code.status
         }

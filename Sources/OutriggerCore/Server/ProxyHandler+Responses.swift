@@ -71,6 +71,7 @@ extension ProxyHandler {
                 record.upstreamMs = Double(((exchange.upstreamDoneAt ?? now) - first).nanoseconds) / 1e6
             }
             record.attempts = exchange.tries
+            if !exchange.faults.isEmpty { record.fault = exchange.faults.map(\.rawValue).joined(separator: ",") }
             record.requestID = exchange.requestID
             record.traceID = exchange.trace?.traceID
             record.spanID = exchange.trace?.spanID

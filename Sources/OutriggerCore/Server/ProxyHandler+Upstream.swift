@@ -40,32 +40,37 @@ extension ProxyHandler {
         let perTryApplies = perTryMs > 0 && (timeoutMs == 0 || perTryMs < timeoutMs)
 
         let idleTimeoutNs = policy.idleTimeoutMs * 1_000_000
-        let framing = UpstreamRequest.ClientFraming(
+        var framing = UpstreamRequest.ClientFraming(
             isHead: exchange.isHead,
             clientIsHTTP11: exchange.head.version.major >= 2 || exchange.head.version.minor >= 1,
             keepAlive: self.machine.exchange?.keepAlive ?? false, requestID: exchange.requestID)
+        let fault = self.decideFault(exchange, service: service)
         let transfer: any UpstreamCall
-        if policy.upstreamProtocol == .h2c && endpoint.scheme != .https {
-            // Cleartext HTTP/2 runs on Outrigger's own connections: libcurl 7.88's prior-knowledge support loses
-            // calls (docs/http2.md).
-            let request = H2CRequest(
-                method: exchange.head.method.rawValue, target: exchange.target, endpoint: endpoint,
-                rules: self.headerRulesInput(exchange, upstreamIsHTTP2: true), body: exchange.body, framing: framing,
-                holdStatuses: plan.holdStatuses, holdsGRPCUnavailable: plan.holdsGRPCUnavailable)
-            let call = H2CCall(
-                request: request, eventLoop: context.eventLoop, service: service.name, endpoint: endpoint.original,
-                measuresIdle: idleTimeoutNs > 0)
-            call.sink = self
-            if !context.channel.isWritable { call.clientWritabilityChanged(writable: false) }
-            exchange.transfer = call
-            call.start(
-                pool: self.context.h2cPool(for: context.eventLoop), endpoint: endpoint,
-                connectTimeoutMs: policy.connectTimeoutMs, requestTimeoutMs: timeoutMs)
-            transfer = call
-        } else {
-            transfer = self.startCurlTransfer(
-                exchange, endpoint: endpoint, policy: policy, plan: plan, framing: framing, timeoutMs: timeoutMs,
+        if fault.isNone {
+            transfer = self.startUpstreamCall(
+                exchange, endpoint: endpoint, plan: plan, framing: framing, timeoutMs: timeoutMs,
                 idleTimeoutNs: idleTimeoutNs, context: context)
+        } else {
+            framing.fault = fault.headerValue
+            let faulted = FaultedTry(
+                decision: fault, endpoint: endpoint.original, eventLoop: context.eventLoop, service: service.name,
+                framing: framing, holdStatuses: plan.holdStatuses)
+            faulted.sink = self
+            if fault.outcome == .proceed {
+                // After the delay the try goes on with what is left of its timeout.
+                let remainingMs = timeoutMs == 0 ? 0 : max(timeoutMs - fault.delayMs, 1)
+                faulted.proceed = { [unowned self] in
+                    guard let context = self.handlerContext, self.exchange === exchange,
+                        exchange.transfer === faulted
+                    else { return nil }
+                    return self.startUpstreamCall(
+                        exchange, endpoint: endpoint, plan: plan, framing: framing, timeoutMs: remainingMs,
+                        idleTimeoutNs: idleTimeoutNs, context: context)
+                }
+            }
+            exchange.transfer = faulted
+            faulted.start(requestTimeoutMs: timeoutMs)
+            transfer = faulted
         }
         self.machine.tryStarted(
             perTryMs: perTryApplies ? perTryMs : 0, idleTimeoutNs: idleTimeoutNs,
@@ -81,6 +86,63 @@ extension ProxyHandler {
         } else if !firstTry && self.machine.exchange?.requestEnded == true {
             transfer.endBody()
         }
+    }
+
+    /// Hands a try to its upstream: Outrigger's own h2c connections, or the event loop's curl worker. The call
+    /// becomes the exchange's current one.
+    private func startUpstreamCall(
+        _ exchange: Exchange, endpoint: Endpoint, plan: RetryPlan, framing: UpstreamRequest.ClientFraming,
+        timeoutMs: Int64, idleTimeoutNs: Int64, context: ChannelHandlerContext
+    ) -> any UpstreamCall {
+        guard let service = exchange.service else { preconditionFailure("a try without a service") }
+        let policy = service.config.policy
+        guard policy.upstreamProtocol == .h2c && endpoint.scheme != .https else {
+            return self.startCurlTransfer(
+                exchange, endpoint: endpoint, policy: policy, plan: plan, framing: framing, timeoutMs: timeoutMs,
+                idleTimeoutNs: idleTimeoutNs, context: context)
+        }
+        // Cleartext HTTP/2 runs on Outrigger's own connections: libcurl 7.88's prior-knowledge support loses calls
+        // (docs/http2.md).
+        let request = H2CRequest(
+            method: exchange.head.method.rawValue, target: exchange.target, endpoint: endpoint,
+            rules: self.headerRulesInput(exchange, upstreamIsHTTP2: true), body: exchange.body, framing: framing,
+            holdStatuses: plan.holdStatuses, holdsGRPCUnavailable: plan.holdsGRPCUnavailable)
+        let call = H2CCall(
+            request: request, eventLoop: context.eventLoop, service: service.name, endpoint: endpoint.original,
+            measuresIdle: idleTimeoutNs > 0)
+        call.sink = self
+        if !context.channel.isWritable { call.clientWritabilityChanged(writable: false) }
+        exchange.transfer = call
+        call.start(
+            pool: self.context.h2cPool(for: context.eventLoop), endpoint: endpoint,
+            connectTimeoutMs: policy.connectTimeoutMs, requestTimeoutMs: timeoutMs)
+        return call
+    }
+
+    /// The faults acting on this try (SPEC §11): the run-time ones of the service, else the registry's, plus what
+    /// the request asks for where that is allowed. Counted here, once per try.
+    private func decideFault(_ exchange: Exchange, service: ServiceRuntime) -> FaultDecision {
+        let faults =
+            self.context.faults.policy(for: service.name, nowMs: service.clock.nowMs()) ?? service.config.policy.faults
+        guard !faults.isInactive else {
+            exchange.tryFault = nil
+            return FaultDecision()
+        }
+        let headers = exchange.head.headers
+        let requested =
+            faults.allowRequestHeaders
+            ? FaultDecision.requested(
+                delayHeader: headers.first(name: "x-outrigger-fault-delay-ms"),
+                abortHeader: headers.first(name: "x-outrigger-fault-abort")) : nil
+        let decision = FaultDecision.decide(faults, requested: requested) {
+            Double(self.random.next() >> 11) * (100.0 / 9_007_199_254_740_992.0)
+        }
+        exchange.tryFault = decision.isNone ? nil : decision.headerValue
+        for kind in decision.kinds {
+            service.counters.countFault(kind)
+            if !exchange.faults.contains(kind) { exchange.faults.append(kind) }
+        }
+        return decision
     }
 
     /// Hands a try to the event loop's curl worker.

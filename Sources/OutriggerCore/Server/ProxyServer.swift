@@ -192,8 +192,17 @@ public final class ProxyServer: Sendable {
         self.tlsLocalAddress = tlsChannel?.localAddress
         self.failureLogFlush = group.next().scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
             context.failureLog.flush()
+            // Run-time faults past their ttl no longer act (FaultOverrides reads the clock); here they are dropped
+            // and the end is logged, within a second.
+            for service in context.faults.expire(nowMs: SystemMillisecondClock().nowMs()) {
+                context.logger.info(
+                    "faults ended", metadata: ["source": "admin", "service": "\(service)", "reason": "ttl expired"])
+            }
         }
     }
+
+    /// Faults set at run time through the admin API (SPEC §11).
+    public var faults: FaultOverrides { self.context.faults }
 
     /// The bound TCP port, or nil for a unix socket.
     public var port: Int? { self.localAddress?.port }

@@ -31,6 +31,8 @@ enum RequestHeaderRules {
     /// Headers the rules treat specially, recognised without allocating a lower-cased copy of every name.
     enum Special {
         case none, expect, accept, host, forwardedProto, forwardedHost, forwardedFor, requestID, clientCertificate
+        /// `x-outrigger-fault-delay-ms` or `x-outrigger-fault-abort` (SPEC §11): never sent upstream.
+        case faultRequest
         /// A trace header, with its lower-cased name.
         case trace(String)
     }
@@ -52,6 +54,8 @@ enum RequestHeaderRules {
         case 17 where HeaderNames.equalsLowercase(utf8, "x-forwarded-proto"): return .forwardedProto
         case 17 where HeaderNames.equalsLowercase(utf8, "x-b3-parentspanid"): return .trace("x-b3-parentspanid")
         case 23 where HeaderNames.equalsLowercase(utf8, "x-forwarded-client-cert"): return .clientCertificate
+        case 23 where HeaderNames.equalsLowercase(utf8, "x-outrigger-fault-abort"): return .faultRequest
+        case 26 where HeaderNames.equalsLowercase(utf8, "x-outrigger-fault-delay-ms"): return .faultRequest
         default: return .none
         }
     }
@@ -122,6 +126,9 @@ enum RequestHeaderRules {
                 }
             case .clientCertificate:
                 // Only Outrigger describes the client's certificate; a client cannot claim one (as Envoy sanitises).
+                continue
+            case .faultRequest:
+                // Read by the fault decision where allowed, ignored otherwise: the upstream never sees them.
                 continue
             case .requestID:
                 if sawRequestID { continue }

@@ -190,6 +190,7 @@ struct ResponseHeadBuilder {
         }
         let headSize =
             128 + self.storage.count + self.fields.count * 4 + self.reason.count + client.requestID.utf8.count
+            + (client.fault?.utf8.count ?? 0)
         var buffer = self.allocator.buffer(capacity: headSize + bodyHint)
         buffer.writeStaticString("HTTP/1.1 ")
         buffer.writeInteger(UInt8(truncatingIfNeeded: 48 + self.status / 100))
@@ -215,6 +216,11 @@ struct ResponseHeadBuilder {
         if !hasRequestID {
             buffer.writeStaticString("x-request-id: ")
             buffer.writeString(client.requestID)
+            buffer.writeStaticString("\r\n")
+        }
+        if let fault = client.fault {
+            buffer.writeStaticString("x-outrigger-fault: ")
+            buffer.writeString(fault)
             buffer.writeStaticString("\r\n")
         }
         if framing == .chunked { buffer.writeStaticString("transfer-encoding: chunked\r\n") }

@@ -24,6 +24,8 @@ struct UpstreamRequest {
         var keepAlive: Bool
         /// Added to the response unless the upstream sent its own.
         var requestID: String
+        /// `x-outrigger-fault`, when a fault acted on the try (SPEC §11).
+        var fault: String? = nil
     }
 
     /// Scheme, host and port, ending in `/`; the path goes in `target`.
