@@ -26,3 +26,7 @@ if ! python3 -c "import grpc, grpc_health" 2>/dev/null; then
     python3 -m pip install -q grpcio grpcio-health-checking 2>/dev/null \
         || python3 -m pip install -q --break-system-packages grpcio grpcio-health-checking
 fi
+# Locust: the chaos suite's traffic (scripts/chaos.sh).
+if ! python3 -c "import locust" 2>/dev/null; then
+    python3 -m pip install -q locust 2>/dev/null || python3 -m pip install -q --break-system-packages locust
+fi
