@@ -156,6 +156,12 @@ grep "faults ended" "$WORK/proxy.log" | grep -q "ttl expired" || fail "no log li
 "${ADMIN[@]}" -X DELETE http://127.0.0.1:9931/faults/abort-half | grep -q '"source" : "registry"\|"source":"registry"' \
     || fail "DELETE /faults/abort-half"
 
+# A reload that changes a service's registry faults logs the change too.
+sed -i 's/faults: { reset: { percent: 100 } }/faults: { reset: { percent: 50 } }/' "$WORK/registry.yaml"
+"${ADMIN[@]}" -X POST http://127.0.0.1:9931/reload | grep -q '"reloaded":true' || fail "reload with new faults"
+grep "faults set" "$WORK/proxy.log" | grep "source=registry" | grep -q "service=reset-all" \
+    || fail "no log line for the registry's new faults"
+
 # Counted in /stats and /metrics, and marked in the access log.
 "${ADMIN[@]}" http://127.0.0.1:9931/stats | python3 -c '
 import json, sys

@@ -107,8 +107,10 @@ public final class DaemonRuntime: Sendable {
             if loaded.config.accessLog != current.accessLog {
                 self.logger.warning("access_log changes take effect on restart; the current destination is kept")
             }
-            let state = ProxyState(loaded: loaded, logger: self.logger, previous: self.proxy.state())
+            let previous = self.proxy.state()
+            let state = ProxyState(loaded: loaded, logger: self.logger, previous: previous)
             self.proxy.replace(state: state)
+            self.logFaultChanges(from: previous, to: state)
             if let tlsContext { self.proxy.replaceTLS(context: tlsContext) }
             self.reloads.wrappingIncrement(ordering: .relaxed)
             self.logger.info("configuration reloaded", metadata: ["summary": "\(loaded.summary)"])
@@ -116,6 +118,22 @@ public final class DaemonRuntime: Sendable {
                 self.logger.warning("configuration", metadata: ["warning": "\(warning)"])
             }
             return .applied(loaded.summary)
+        }
+    }
+
+    /// Registry faults a reload changed (SPEC §11): every change to what is injected is logged, wherever it came
+    /// from.
+    private func logFaultChanges(from previous: ProxyState, to next: ProxyState) {
+        for name in next.loaded.registry.order {
+            let before = previous.services[name]?.config.policy.faults ?? .none
+            let after = next.services[name]?.config.policy.faults ?? .none
+            guard before != after else { continue }
+            self.logger.info(
+                "faults set",
+                metadata: [
+                    "source": "registry", "service": "\(name)", "fault": "\(AdminRouter.describe(after))",
+                    "ttl": "none",
+                ])
         }
     }
 }
