@@ -5,13 +5,10 @@ extension ConfigLoader {
         (
             "delay",
             { value, path, faults, reader in
-                var delay = FaultPolicy.Delay(percent: -1, durationMs: -1)
-                guard let pairs = faultDelayTable.read(value, at: path, prefix: path, into: &delay, reader: &reader)
-                else { return }
-                let missing = ["percent", "duration"].filter { key in !pairs.contains { $0.key == key } }
-                if !missing.isEmpty {
-                    reader.error(value, "\(path) needs \(missing.joined(separator: " and "))")
-                } else if delay.percent >= 0 && delay.durationMs >= 0 {
+                let initial = FaultPolicy.Delay(percent: 0, durationMs: 0)
+                if let delay = Self.readFault(
+                    value, at: path, faultDelayTable, initial, needs: ["percent", "duration"], &reader)
+                {
                     faults.delay = delay
                 }
             }
@@ -19,13 +16,10 @@ extension ConfigLoader {
         (
             "abort",
             { value, path, faults, reader in
-                var abort = FaultPolicy.Abort(percent: -1, status: 0)
-                guard let pairs = faultAbortTable.read(value, at: path, prefix: path, into: &abort, reader: &reader)
-                else { return }
-                let missing = ["percent", "status"].filter { key in !pairs.contains { $0.key == key } }
-                if !missing.isEmpty {
-                    reader.error(value, "\(path) needs \(missing.joined(separator: " and "))")
-                } else if abort.percent >= 0 && abort.status != 0 {
+                let initial = FaultPolicy.Abort(percent: 0, status: 503)
+                if let abort = Self.readFault(
+                    value, at: path, faultAbortTable, initial, needs: ["percent", "status"], &reader)
+                {
                     faults.abort = abort
                 }
             }
@@ -33,12 +27,8 @@ extension ConfigLoader {
         (
             "reset",
             { value, path, faults, reader in
-                var reset = FaultPolicy.Reset(percent: -1)
-                guard let pairs = faultResetTable.read(value, at: path, prefix: path, into: &reset, reader: &reader)
-                else { return }
-                if !pairs.contains(where: { $0.key == "percent" }) {
-                    reader.error(value, "\(path) needs percent")
-                } else if reset.percent >= 0 {
+                let initial = FaultPolicy.Reset(percent: 0)
+                if let reset = Self.readFault(value, at: path, faultResetTable, initial, needs: ["percent"], &reader) {
                     faults.reset = reset
                 }
             }
@@ -50,6 +40,20 @@ extension ConfigLoader {
             }
         ),
     ])
+
+    /// One fault kind's block: every key it `needs` present, each valid; nil (with the problems recorded) otherwise,
+    /// so a half-valid fault is never injected.
+    static func readFault<Kind>(
+        _ value: YAMLNode, at path: String, _ table: ConfigKeyTable<Kind>, _ initial: Kind, needs: [String],
+        _ reader: inout YAMLReader
+    ) -> Kind? {
+        var kind = initial
+        let errorsBefore = reader.errors.count
+        guard let pairs = table.read(value, at: path, prefix: path, into: &kind, reader: &reader) else { return nil }
+        let missing = needs.filter { key in !pairs.contains { $0.key == key } }
+        if !missing.isEmpty { reader.error(value, "\(path) needs \(missing.joined(separator: " and "))") }
+        return reader.errors.count == errorsBefore ? kind : nil
+    }
 
     static let faultDelayTable = ConfigKeyTable<FaultPolicy.Delay>([
         (
