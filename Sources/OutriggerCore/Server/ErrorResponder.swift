@@ -15,7 +15,8 @@ enum ErrorResponder {
     /// A gRPC client's answer (SPEC §10): trailers-only, HTTP 200 with `grpc-status`, `grpc-message`
     /// (percent-encoded as gRPC requires) and `x-outrigger-error`, no body.
     static func grpcResponse(
-        for error: OutriggerError, requestID: String?, close: Bool, allocator: ByteBufferAllocator
+        for error: OutriggerError, requestID: String?, close: Bool, fault: String? = nil,
+        allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 256 + error.message.utf8.count)
         buffer.writeStaticString("HTTP/1.1 200 OK\r\ncontent-type: application/grpc\r\n")
@@ -23,6 +24,7 @@ enum ErrorResponder {
         buffer.writeString("grpc-message: \(Self.percentEncoded(error.message))\r\n")
         buffer.writeString("x-outrigger-error: \(error.code.rawValue)\r\n")
         if let requestID { buffer.writeString("x-request-id: \(requestID)\r\n") }
+        if let fault { buffer.writeString("x-outrigger-fault: \(fault)\r\n") }
         buffer.writeStaticString("content-length: 0\r\n")
         if close { buffer.writeStaticString("connection: close\r\n") }
         buffer.writeStaticString("\r\n")

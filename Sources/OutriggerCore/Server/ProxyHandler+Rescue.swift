@@ -48,7 +48,8 @@ extension ProxyHandler {
         if exchange.isGRPC {
             // A gRPC client reads its status from grpc-status, not from HTTP's (SPEC §10).
             response = ErrorResponder.grpcResponse(
-                for: error, requestID: exchange.requestID, close: !keepAlive, allocator: context.channel.allocator)
+                for: error, requestID: exchange.requestID, close: !keepAlive, fault: exchange.tryFault,
+                allocator: context.channel.allocator)
             exchange.status = 200
             exchange.grpcStatus = error.code.grpcStatus
         } else {
