@@ -57,6 +57,11 @@ struct EmbeddedH2CCall {
         try self.channel.pipeline.syncOperations.addHandler(self.call)
     }
 
+    /// Closes the channel: the pipeline and the call's context hold each other until then.
+    func finish() {
+        _ = try? self.channel.finish(acceptAlreadyClosed: true)
+    }
+
     func activate() throws {
         try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 50051)).wait()
     }
@@ -84,6 +89,7 @@ struct H2CCallTests {
         let call = try EmbeddedH2CCall(headers: [
             ("Host", "orders"), ("X-Thing", "A"), ("Connection", "x-drop"), ("X-Drop", "1"),
         ])
+        defer { call.finish() }
         try call.activate()
         let sent = try call.sent()
         #expect(sent.count == 1)
@@ -98,6 +104,7 @@ struct H2CCallTests {
 
     @Test func bodyQueuedBeforeTheStreamOpens_followsTheHeadWithEndStreamOnTheLastFrame() throws {
         let call = try EmbeddedH2CCall(method: "POST", body: .chunked)
+        defer { call.finish() }
         #expect(!call.call.appendBody(ByteBuffer(string: "ab")))
         #expect(!call.call.appendBody(ByteBuffer(string: "cd")))
         call.call.endBody()
@@ -113,6 +120,7 @@ struct H2CCallTests {
 
     @Test func responseOfUnknownLength_isChunkedWithTheTrailersInTheLastChunk() throws {
         let call = try EmbeddedH2CCall(headers: [("Host", "svc"), ("TE", "trailers")])
+        defer { call.finish() }
         try call.activate()
         #expect(try call.sent().first?.contains("te=trailers") == true)
         try call.receive(headers: [(":status", "200"), ("content-type", "application/grpc")])
@@ -127,6 +135,7 @@ struct H2CCallTests {
 
     @Test func interimHeadersAreSwallowed_andALengthIsPassedOn() throws {
         let call = try EmbeddedH2CCall()
+        defer { call.finish() }
         try call.activate()
         try call.receive(headers: [(":status", "103"), ("link", "</a>")])
         try call.receive(headers: [(":status", "404"), ("content-length", "2")])
@@ -137,6 +146,7 @@ struct H2CCallTests {
 
     @Test func aStatusToHold_isHandedOverWholeAtTheEnd() throws {
         let call = try EmbeddedH2CCall(holdStatuses: [503])
+        defer { call.finish() }
         try call.activate()
         try call.receive(headers: [(":status", "503"), ("content-length", "4")])
         try call.receive(data: "busy", end: true)
@@ -146,6 +156,7 @@ struct H2CCallTests {
 
     @Test func aResetStream_failsAsUpstreamReset() throws {
         let call = try EmbeddedH2CCall()
+        defer { call.finish() }
         try call.activate()
         try call.channel.writeInbound(HTTP2Frame.FramePayload.rstStream(.internalError))
         try call.channel.close().wait()
@@ -155,6 +166,7 @@ struct H2CCallTests {
 
     @Test func dataBeforeAHead_isAProtocolError() throws {
         let call = try EmbeddedH2CCall()
+        defer { call.finish() }
         try call.activate()
         try call.receive(data: "x")
         #expect(call.sink.failed?.code == .upstreamProtocolError)
@@ -162,6 +174,7 @@ struct H2CCallTests {
 
     @Test func aCancelledCall_reportsNothingAndResetsItsStream() throws {
         let call = try EmbeddedH2CCall()
+        defer { call.finish() }
         try call.activate()
         _ = try call.sent()
         call.call.cancel()
