@@ -130,6 +130,12 @@ struct ConfigKeyTableTests {
         Self.checkEveryKey(
             ConfigLoader.tracingTable, base: OutriggerConfig.Tracing(),
             samples: ["formats": "[b3]", "sample_ratio": "0.7"])
+        Self.checkEveryKey(
+            ConfigLoader.etcdTable(folder: "/etc/outrigger"), base: EtcdSettings(),
+            samples: [
+                "endpoints": "[http://10.0.0.1:2379]", "prefix": "/mesh/", "username": "u", "password": "p",
+                "cache": "cache.json", "tls_ca_file": "\(Self.pki.ca)",
+            ])
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
         try "t0k\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: tokenFile) }

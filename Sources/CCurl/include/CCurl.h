@@ -13,6 +13,11 @@ CURLcode ccurl_easy_setopt_pointer(CURL *handle, CURLoption option, const void *
 CURLcode ccurl_easy_setopt_string(CURL *handle, CURLoption option, const char *value);
 CURLcode ccurl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode ccurl_easy_setopt_callback(CURL *handle, CURLoption option, ccurl_data_callback value);
+/// CURLOPT_XFERINFOFUNCTION (with CURLOPT_NOPROGRESS off): a non-zero return aborts the transfer. Lets a blocking
+/// `curl_easy_perform` (the etcd watch) be stopped from another thread through a flag the callback reads.
+typedef int (*ccurl_xferinfo_callback)(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                                       curl_off_t ulnow);
+CURLcode ccurl_easy_setopt_xferinfo(CURL *handle, ccurl_xferinfo_callback value);
 
 CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value);

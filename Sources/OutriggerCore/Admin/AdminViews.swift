@@ -104,9 +104,11 @@ struct StatsView: Encodable {
     var accessLog: AccessLogView?
     var services: [String: ServiceStatsView]
     var tls: TLSCounts?
+    /// The etcd source (SPEC §12), when configured.
+    var discovery: DiscoveryView?
 
     enum CodingKeys: String, CodingKey {
-        case ready, connections, requests, reloads, services, tls
+        case ready, connections, requests, reloads, services, tls, discovery
         case uptimeSeconds = "uptime_seconds"
         case failedReloads = "failed_reloads"
         case accessLog = "access_log"
@@ -129,6 +131,7 @@ struct StatsView: Encodable {
         }
         self.services = proxy.state().services.mapValues { ServiceStatsView(ServiceSnapshot($0)) }
         self.tls = TLSCounts(runtime)
+        self.discovery = DiscoveryView(runtime)
     }
 }
 
@@ -239,6 +242,8 @@ struct ServicesView: Encodable {
 
     struct ServiceView: Encodable {
         var name: String
+        /// `file` (the registry) or `etcd` (SPEC §12).
+        var source: String
         var balance: String
         var inFlight: Int
         var maxConcurrentRequests: Int
@@ -246,16 +251,18 @@ struct ServicesView: Encodable {
         var endpoints: [EndpointView]
 
         enum CodingKeys: String, CodingKey {
-            case name, balance, breaker, endpoints
+            case name, source, balance, breaker, endpoints
             case inFlight = "in_flight"
             case maxConcurrentRequests = "max_concurrent_requests"
         }
     }
 
     var services: [ServiceView]
+    var discovery: DiscoveryView?
 
     init(_ runtime: DaemonRuntime) {
         let state = runtime.proxy.state()
+        self.discovery = DiscoveryView(runtime)
         self.services = state.loaded.registry.order.compactMap { name in
             guard let service = state.services[name] else { return nil }
             let now = service.clock.nowMs()
@@ -273,7 +280,8 @@ struct ServicesView: Encodable {
                     inFlight: health.inFlight)
             }
             return ServiceView(
-                name: name, balance: service.config.policy.balance.rawValue,
+                name: name, source: state.loaded.etcdServices.contains(name) ? "etcd" : "file",
+                balance: service.config.policy.balance.rawValue,
                 inFlight: service.inFlight.load(ordering: .relaxed),
                 maxConcurrentRequests: service.config.policy.maxConcurrentRequests, breaker: breaker.rawValue,
                 endpoints: endpoints)

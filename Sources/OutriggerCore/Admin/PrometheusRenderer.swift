@@ -19,6 +19,8 @@ struct PrometheusRenderer {
         var services: [Service]
         /// TLS listener handshakes and failures by reason, when a TLS listener is configured.
         var tls: TLSCounts? = nil
+        /// Whether the etcd source is synced, when `discovery.etcd` is configured (SPEC §12).
+        var discoveryUp: Bool? = nil
     }
 
     private var out = ""
@@ -64,6 +66,10 @@ struct PrometheusRenderer {
         self.family("reloads_total", "counter", "Configuration reloads by result.")
         self.sample("reloads_total", [("result", "applied")], Double(s.reloads))
         self.sample("reloads_total", [("result", "refused")], Double(s.failedReloads))
+        if let up = s.discoveryUp {
+            self.family("discovery_up", "gauge", "1 while the etcd source is synced, 0 while stale or never synced.")
+            self.sample("discovery_up", [], up ? 1 : 0)
+        }
         if let tls = s.tls {
             self.family("tls_handshakes_total", "counter", "TLS handshakes completed on the TLS listener.")
             self.sample("tls_handshakes_total", [], Double(tls.handshakes))
@@ -178,7 +184,8 @@ struct PrometheusRenderer {
             accessLogDropped: runtime.accessLog?.dropped.load(ordering: .relaxed) ?? 0,
             reloads: runtime.reloads.load(ordering: .relaxed),
             failedReloads: runtime.failedReloads.load(ordering: .relaxed),
-            services: services, tls: TLSCounts(runtime))
+            services: services, tls: TLSCounts(runtime),
+            discoveryUp: runtime.discovery.map { $0.status.state == .synced })
     }
 }
 

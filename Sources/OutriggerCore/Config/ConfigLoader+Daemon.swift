@@ -117,6 +117,25 @@ extension ConfigLoader {
                 }
             ),
             (
+                "discovery",
+                { value, path, parsed, reader in
+                    var settings = EtcdSettings()
+                    let discovery = ConfigKeyTable<EtcdSettings>([
+                        (
+                            "etcd",
+                            { value, path, settings, reader in
+                                Self.readEtcd(value, at: path, folder: folder, into: &settings, reader: &reader)
+                            }
+                        )
+                    ])
+                    if let pairs = discovery.read(value, at: path, prefix: path, into: &settings, reader: &reader),
+                        pairs.contains(where: { $0.key == "etcd" })
+                    {
+                        parsed.config.etcd = settings
+                    }
+                }
+            ),
+            (
                 "routes",
                 { value, _, parsed, reader in
                     let routes = Self.parseRoutes(value, reader: &reader)

@@ -128,6 +128,8 @@ public struct OutriggerConfig: Sendable {
     public var accessLog: AccessLog = .stdout
     /// Trace propagation.
     public var tracing = Tracing()
+    /// Services read from etcd beside the registry file (SPEC §12); nil without a `discovery` block.
+    public var etcd: EtcdSettings?
     /// Path-prefix routes, first match wins.
     public var routes: [Route] = []
     /// Policy for every service, overridable per service.
@@ -177,6 +179,8 @@ public struct LoadedConfig: Sendable {
     /// What is accepted but worth a look (an old key spelling, verification turned off), each at its position:
     /// `check` prints them, `run` and reloads log them.
     public var warnings: [ConfigError] = []
+    /// The services that came from etcd rather than the registry file (SPEC §12).
+    public var etcdServices: Set<String> = []
 
     /// Pairs a config with its registry.
     public init(config: OutriggerConfig, registry: Registry) {

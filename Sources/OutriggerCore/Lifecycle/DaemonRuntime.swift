@@ -31,12 +31,71 @@ public final class DaemonRuntime: Sendable {
     private let startedAt = NIODeadline.now()
     private let reloadLock = NIOLock()
 
+    /// Services from etcd (SPEC §12), when `discovery.etcd` is configured.
+    public let discovery: EtcdDiscovery?
+    /// The configuration as the files say it, before etcd's services are added: what a catalog change merges into.
+    private let fileLoaded: NIOLockedValueBox<LoadedConfig?>
+    /// Discovery problems and conflicts already logged, so each is logged once.
+    private let loggedDiscoveryNotes = NIOLockedValueBox<Set<String>>([])
+
     /// Wraps a started proxy.
-    public init(configPath: String?, proxy: ProxyServer, accessLog: AccessLog?, logger: Logger) {
+    public init(
+        configPath: String?, proxy: ProxyServer, accessLog: AccessLog?, logger: Logger, fileLoaded: LoadedConfig? = nil,
+        discovery: EtcdDiscovery? = nil
+    ) {
         self.configPath = configPath
         self.proxy = proxy
         self.accessLog = accessLog
         self.logger = logger
+        self.fileLoaded = NIOLockedValueBox(fileLoaded)
+        self.discovery = discovery
+    }
+
+    /// The files' configuration with etcd's services added: a service in both is the file's (SPEC §12).
+    static func merge(_ file: LoadedConfig, with discovered: DiscoveredServices?) -> LoadedConfig {
+        guard let discovered else { return file }
+        var merged = file
+        let fileServices = file.registry.order.compactMap { file.registry.services[$0] }
+        merged.registry = Registry(services: fileServices + discovered.services)
+        merged.etcdServices = Set(discovered.services.map(\.name))
+        return merged
+    }
+
+    /// What the catalog makes, given the files' services and defaults.
+    static func discovered(from catalog: DiscoveryCatalog?, file: LoadedConfig) -> DiscoveredServices? {
+        catalog?.services(defaults: file.config.defaults, skip: Set(file.registry.order))
+    }
+
+    /// A new catalog from etcd: the running services become the files' plus etcd's. Services that stay keep their
+    /// breaker, health and counters; connections are not touched.
+    func applyDiscovery(_ catalog: DiscoveryCatalog) {
+        self.reloadLock.withLock {
+            guard let file = self.fileLoaded.withLockedValue({ $0 }) else { return }
+            let discovered = Self.discovered(from: catalog, file: file)
+            let merged = Self.merge(file, with: discovered)
+            self.proxy.replace(state: ProxyState(loaded: merged, logger: self.logger, previous: self.proxy.state()))
+            if let discovered { self.noteDiscovery(discovered) }
+        }
+    }
+
+    /// Logs each bad key and each file-wins conflict once, and shows them in the status.
+    private func noteDiscovery(_ discovered: DiscoveredServices) {
+        self.discovery?.report(problems: discovered.problems, conflicts: discovered.conflicts)
+        for problem in discovered.problems {
+            let note = "problem \(problem.key) \(problem.message)"
+            if self.loggedDiscoveryNotes.withLockedValue({ $0.insert(note).inserted }) {
+                self.logger.warning(
+                    "discovery: a key etcd holds is skipped",
+                    metadata: ["key": "\(problem.key)", "error": "\(problem.message)"])
+            }
+        }
+        for service in discovered.conflicts {
+            if self.loggedDiscoveryNotes.withLockedValue({ $0.insert("conflict \(service)").inserted }) {
+                self.logger.warning(
+                    "discovery: the service is in the registry file and in etcd; the file's is used",
+                    metadata: ["service": "\(service)"])
+            }
+        }
     }
 
     /// Seconds since start.
@@ -108,8 +167,15 @@ public final class DaemonRuntime: Sendable {
                 self.logger.warning("access_log changes take effect on restart; the current destination is kept")
             }
             let previous = self.proxy.state()
-            let state = ProxyState(loaded: loaded, logger: self.logger, previous: previous)
+            if self.discovery != nil && loaded.config.etcd != current.etcd {
+                self.logger.warning("discovery changes take effect on restart; the running etcd settings are kept")
+            }
+            self.fileLoaded.withLockedValue { $0 = loaded }
+            let discovered = Self.discovered(from: self.discovery?.current, file: loaded)
+            let state = ProxyState(
+                loaded: Self.merge(loaded, with: discovered), logger: self.logger, previous: previous)
             self.proxy.replace(state: state)
+            if let discovered { self.noteDiscovery(discovered) }
             self.logFaultChanges(from: previous, to: state)
             if let tlsContext { self.proxy.replaceTLS(context: tlsContext) }
             self.reloads.wrappingIncrement(ordering: .relaxed)

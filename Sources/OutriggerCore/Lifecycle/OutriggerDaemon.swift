@@ -33,10 +33,16 @@ public struct OutriggerDaemon: Service {
         case .stdout: accessLog = try AccessLog(destination: .stdout)
         case .file(let path): accessLog = try AccessLog(destination: .file(path))
         }
+        // Services from etcd (SPEC §12): the cached catalog, if any, is served until etcd answers.
+        let discovery = config.etcd.map { EtcdDiscovery(settings: $0, logger: self.logger) }
+        discovery?.loadCache()
+        let initial = DaemonRuntime.merge(
+            self.loaded, with: DaemonRuntime.discovered(from: discovery?.current, file: self.loaded))
         let proxy = try await ProxyServer.start(
-            state: ProxyState(loaded: self.loaded, logger: self.logger), logger: self.logger, accessLog: accessLog)
+            state: ProxyState(loaded: initial, logger: self.logger), logger: self.logger, accessLog: accessLog)
         let runtime = DaemonRuntime(
-            configPath: self.configPath, proxy: proxy, accessLog: accessLog, logger: self.logger)
+            configPath: self.configPath, proxy: proxy, accessLog: accessLog, logger: self.logger,
+            fileLoaded: self.loaded, discovery: discovery)
         let admin: AdminServer
         do {
             admin = try await AdminServer.start(
@@ -54,6 +60,7 @@ public struct OutriggerDaemon: Service {
                 "admin": "\(config.admin.listen)", "services": "\(self.loaded.registry.order.count)",
             ])
         self.notifier.notify("READY=1\nSTATUS=serving \(self.loaded.summary)")
+        discovery?.start { catalog in runtime.applyDiscovery(catalog) }
         self.onReady(runtime, admin)
 
         await withTaskGroup(of: Void.self) { group in
@@ -95,6 +102,8 @@ public struct OutriggerDaemon: Service {
             "draining: no new connections, in-flight requests finish",
             metadata: ["drain_timeout_ms": "\(config.drainTimeoutMs)", "connections": "\(proxy.openConnections)"])
         let cut = await proxy.shutdown(drainTimeoutMs: config.drainTimeoutMs)
+        // After the drain, so requests in flight keep the endpoints they were routed with.
+        await discovery?.shutdown()
         await admin.shutdown()
         accessLog?.shutdown()
         self.logger.info("stopped", metadata: ["connections_cut": "\(cut)"])
