@@ -2,7 +2,7 @@
 # Installs the system packages Outrigger builds against, when missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for pkg in libcurl4-openssl-dev libssl-dev libyaml-dev curl python3 openssl nghttp2-client nghttp2-server; do
+for pkg in libcurl4-openssl-dev libssl-dev libyaml-dev curl python3 openssl nghttp2-client nghttp2-server etcd-server etcd-client; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 SUDO=""
