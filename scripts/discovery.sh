@@ -102,6 +102,16 @@ lease=$("${E[@]}" lease grant 2 | awk '{print $2}')
 "${E[@]}" put --lease="$lease" $P/web/endpoints/c 127.0.0.1:18561 >/dev/null
 within 1000 sees web AB || fail "a leased endpoint was not used"
 within 5000 sees web B || fail "an expired lease's endpoint stayed"
+# deploy/etcd/register.sh: an instance registered under a kept-alive lease, removed at once on a clean stop.
+PREFIX=$P/ TTL=2 ETCDCTL_ENDPOINTS=http://127.0.0.1:23791 deploy/etcd/register.sh web 127.0.0.1:18561 r1 \
+    >"$WORK/register.log" 2>&1 &
+REGISTER_PID=$!
+within 2000 sees web AB || fail "deploy/etcd/register.sh: not registered: $(cat "$WORK/register.log")"
+sleep 3  # longer than the lease's ttl: the keep-alive holds it
+sees web AB || fail "deploy/etcd/register.sh: the keep-alive did not hold the lease"
+kill -TERM "$REGISTER_PID"
+wait "$REGISTER_PID" 2>/dev/null || true
+within 1000 sees web B || fail "deploy/etcd/register.sh: not removed on stop"
 # The last endpoint gone: 503 no_endpoints, not 404.
 "${E[@]}" del $P/web/endpoints/b >/dev/null
 within 1000 sh -c '[ "$(curl -s -o /dev/null -w "%{http_code}" -H "Host: web" http://127.0.0.1:15161/)" = 503 ]' \

@@ -36,4 +36,7 @@ print("lint: kubernetes probes use /ready and /healthz")
 PY
 grep -q 'CMD \["curl", "-fsS", "http://127.0.0.1:9901/healthz"\]' Dockerfile \
     || { echo "lint: the Docker HEALTHCHECK must call the tokenless /healthz" >&2; exit 1; }
+# The etcd example: its config is valid, its registration script parses.
+"$BIN" check --config deploy/etcd/outrigger.yaml >/dev/null || { echo "lint: deploy/etcd/outrigger.yaml is invalid" >&2; exit 1; }
+bash -n deploy/etcd/register.sh
 echo "lint: deploy files ok"
