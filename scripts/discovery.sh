@@ -57,8 +57,12 @@ discovery:
     endpoints: [http://127.0.0.1:23799, http://127.0.0.1:23791]   # the first is down: tried in turn
     prefix: /outrigger/services/
     cache: discovery-cache.json
+routes:
+  - path_prefix: /via-route/     # names a service only etcd has: a warning, and it applies once etcd has it
+    service: web
 YAML
-"$BIN" check --config "$WORK/outrigger.yaml" >/dev/null || fail "check refused a good discovery block"
+"$BIN" check --config "$WORK/outrigger.yaml" >"$WORK/check-good.out" 2>&1 || fail "check refused a good discovery block"
+grep -q "the route applies once etcd has the service" "$WORK/check-good.out" || fail "no warning for the route"
 "$BIN" run --config "$WORK/outrigger.yaml" 2>"$WORK/proxy.log" &
 PROXY_PID=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:9961/ready && break; sleep 0.1; done
@@ -86,6 +90,7 @@ sees() { local got; got=$(for _ in 1 2 3 4; do answer "$1"; echo; done | sort -u
 [ "$(status web)" = 404 ] || fail "web before etcd knows it"
 "${E[@]}" put $P/web/endpoints/a 127.0.0.1:18561 >/dev/null
 within 1000 sees web A || fail "an endpoint added in etcd was not routed to within 1 s"
+[ "$(curl -s -H 'Host: anything' http://127.0.0.1:15161/via-route/)" = A ] || fail "the route to an etcd service"
 "${E[@]}" put $P/web/endpoints/b 127.0.0.1:18562 >/dev/null
 within 1000 sees web AB || fail "a second endpoint not used within 1 s: $(answer web)"
 # The breaker's state is kept across changes: forced open, it stays open when endpoints change.
@@ -177,6 +182,62 @@ grep -q "serving the cached catalog" "$WORK/proxy2.log" || fail "no warning for 
 start_etcd
 within 8000 sh -c "curl -s http://127.0.0.1:9961/services | grep -q '\"state\" : \"synced\"'" || fail "not synced after a cached start"
 
+# etcd with TLS and authentication: the CA of tls_ca_file, a user and its password (the token is fetched and sent).
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+PROXY_PID=
+kill "$ETCD_PID"
+wait "$ETCD_PID" 2>/dev/null || true
+ETCD_PID=
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/ca.key" -out "$WORK/ca.pem" -days 1 -subj "/CN=test CA" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout "$WORK/etcd.key" -out "$WORK/etcd.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$WORK/san.ext"
+openssl x509 -req -in "$WORK/etcd.csr" -CA "$WORK/ca.pem" -CAkey "$WORK/ca.key" -CAcreateserial -days 1 \
+    -extfile "$WORK/san.ext" -out "$WORK/etcd.pem" 2>/dev/null
+etcd --name tls --data-dir "$WORK/etcd-tls" --listen-client-urls https://127.0.0.1:23792 \
+    --advertise-client-urls https://127.0.0.1:23792 --listen-peer-urls http://127.0.0.1:23802 \
+    --initial-advertise-peer-urls http://127.0.0.1:23802 --initial-cluster tls=http://127.0.0.1:23802 \
+    --cert-file "$WORK/etcd.pem" --key-file "$WORK/etcd.key" >>"$WORK/etcd-tls.log" 2>&1 &
+ETCD_PID=$!
+T=(etcdctl --endpoints https://127.0.0.1:23792 --cacert "$WORK/ca.pem" --dial-timeout 2s)
+for _ in $(seq 1 100); do "${T[@]}" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+"${T[@]}" user add root:rootpw >/dev/null && "${T[@]}" user add mesh:meshpw >/dev/null
+"${T[@]}" role add reader >/dev/null && "${T[@]}" role grant-permission reader --prefix=true read $P/ >/dev/null
+"${T[@]}" user grant-role mesh reader >/dev/null && "${T[@]}" auth enable >/dev/null
+TA=("${T[@]}" --user root:rootpw)
+"${TA[@]}" put $P/secure/endpoints/a 127.0.0.1:18562 >/dev/null
+cat >"$WORK/tls.yaml" <<YAML
+listen: 127.0.0.1:15163
+admin: { listen: 127.0.0.1:9963 }
+registry: registry.yaml
+discovery:
+  etcd:
+    endpoints: [https://127.0.0.1:23792]
+    prefix: $P/
+    username: mesh
+    password: meshpw
+    tls_ca_file: ca.pem
+YAML
+"$BIN" run --config "$WORK/tls.yaml" 2>"$WORK/proxy-tls.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:9963/ready && break; sleep 0.1; done
+secure() { [ "$(curl -s -H 'Host: secure' http://127.0.0.1:15163/)" = "$1" ]; }
+within 3000 secure B || fail "etcd over TLS with a user: $(grep discovery "$WORK/proxy-tls.log" | tail -3)"
+"${TA[@]}" put $P/secure/endpoints/a 127.0.0.1:18561 >/dev/null
+within 1000 secure A || fail "a change over TLS with a user was not seen"
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+# A wrong password is reported, not served around.
+sed -i 's/password: meshpw/password: wrong/' "$WORK/tls.yaml"
+"$BIN" run --config "$WORK/tls.yaml" 2>"$WORK/proxy-tls2.log" &
+PROXY_PID=$!
+for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:9963/ready && break; sleep 0.1; done
+within 3000 sh -c "curl -s http://127.0.0.1:9963/services | grep -q 'authentication as'" \
+    || fail "a wrong password was not reported: $(curl -s http://127.0.0.1:9963/services | head -30)"
+kill -TERM "$PROXY_PID"
+wait "$PROXY_PID"
+PROXY_PID=
+
 # check: a bad discovery block is reported with positions.
 cat >"$WORK/bad.yaml" <<'YAML'
 listen: 127.0.0.1:15162
@@ -192,7 +253,4 @@ grep -q "bad.yaml:5:17: discovery.etcd.endpoints: '127.0.0.1:2379' is not an etc
     && grep -q "bad.yaml:6:13: discovery.etcd.prefix must start with '/'" "$WORK/check.out" \
     && grep -q "username and password go together" "$WORK/check.out" || fail "check: $(cat "$WORK/check.out")"
 
-kill -TERM "$PROXY_PID"
-wait "$PROXY_PID"
-PROXY_PID=
 echo "discovery: ok"

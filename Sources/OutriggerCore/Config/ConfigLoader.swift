@@ -59,11 +59,20 @@ public enum ConfigLoader {
             var routeReader = YAMLReader(file: configPath)
             for (position, route) in config.routes.enumerated() where registry.services[route.service] == nil {
                 let (node, index) = parsed.routeServiceNodes[position]
-                routeReader.error(
-                    node,
-                    "routes[\(index)].service '\(route.service)' is not a service of \(config.registryPath)")
+                if config.etcd != nil, let node {
+                    // With discovery the service may come from etcd (SPEC §12); the route waits for it.
+                    routeReader.warn(
+                        node,
+                        "routes[\(index)].service '\(route.service)' is not in \(config.registryPath): "
+                            + "the route applies once etcd has the service")
+                } else {
+                    routeReader.error(
+                        node,
+                        "routes[\(index)].service '\(route.service)' is not a service of \(config.registryPath)")
+                }
             }
             errors += routeReader.errors
+            warnings += routeReader.warnings
         }
         guard errors.isEmpty else {
             // Each file's problems in line order, the config's first: the order an editor walks them.

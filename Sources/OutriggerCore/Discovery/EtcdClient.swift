@@ -79,11 +79,14 @@ final class EtcdClient {
         guard let username = self.settings.username, let password = self.settings.password else { return }
         self.token = nil
         let body = "{\"name\":\(JSON.quote(username)),\"password\":\(JSON.quote(password))}"
-        let text = try self.call(endpoint, "/v3/auth/authenticate", body: body, timeoutMs: 5000, onLine: nil)
+        let text: String
         do {
+            text = try self.call(endpoint, "/v3/auth/authenticate", body: body, timeoutMs: 5000, onLine: nil)
             self.token = try EtcdJSON.token(text)
-        } catch {
+        } catch let error as Failure {
             throw Failure(description: "authentication as '\(username)' failed: \(error.description)")
+        } catch {
+            throw Failure(description: "authentication as '\(username)' failed: \(error)")
         }
     }
 
