@@ -54,14 +54,22 @@ enum Outrigger {
         for warning in loaded.warnings {
             logger.warning("configuration", metadata: ["warning": "\(warning)"])
         }
-        let service = OutriggerDaemon(loaded: loaded, configPath: configPath, logger: logger)
+        let daemon: OutriggerDaemon
+        do {
+            daemon = try await OutriggerDaemon.start(loaded: loaded, configPath: configPath, logger: logger)
+        } catch {
+            logger.error("outrigger stopped on an error", metadata: ["error": "\(error)"])
+            return 1
+        }
+        // One group; graceful shutdown stops the services in reverse order (OutriggerDaemon says which and why).
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: daemon.services.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
             try await group.run()
+            logger.info("stopped")
             return 0
         } catch {
             logger.error("outrigger stopped on an error", metadata: ["error": "\(error)"])

@@ -31,16 +31,10 @@ public final class AdminServer: Sendable {
                 }
             }
         do {
-            let channel: any Channel
-            switch address {
-            case .inet(let host, let port): channel = try await bootstrap.bind(host: host, port: port).get()
-            case .unix(let path):
-                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            }
-            return AdminServer(group: group, channel: channel)
+            return AdminServer(group: group, channel: try await Listener.bind(bootstrap, to: address))
         } catch {
             try? await group.shutdownGracefully()
-            throw ListenError(address: address, underlying: error)
+            throw error
         }
     }
 

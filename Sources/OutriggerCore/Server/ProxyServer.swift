@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOHTTP2
@@ -37,16 +38,11 @@ public final class ProxyServer: Sendable {
         let bootstrap = Self.bootstrap(group: group, context: context, tls: false)
         let channel: any Channel
         do {
-            switch config.listen {
-            case .inet(let host, let port):
-                channel = try await bootstrap.bind(host: host, port: port).get()
-            case .unix(let path):
-                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            }
+            channel = try await Listener.bind(bootstrap, to: config.listen)
         } catch {
             for worker in workers { worker.shutdown() }
             try? await group.shutdownGracefully()
-            throw ListenError(address: config.listen, underlying: error)
+            throw error
         }
         var tlsChannel: (any Channel)?
         if let tls = config.tls {
@@ -54,21 +50,13 @@ public final class ProxyServer: Sendable {
                 context.tlsContext.withLockedValue { $0 = nil }
                 let sslContext = try InboundTLSContext.make(tls)
                 context.tlsContext.withLockedValue { $0 = sslContext }
-                let tlsBootstrap = Self.bootstrap(group: group, context: context, tls: true)
-                switch tls.listen {
-                case .inet(let host, let port):
-                    tlsChannel = try await tlsBootstrap.bind(host: host, port: port).get()
-                case .unix(let path):
-                    tlsChannel = try await tlsBootstrap.bind(
-                        unixDomainSocketPath: path, cleanupExistingSocketFile: true
-                    )
-                    .get()
-                }
+                tlsChannel = try await Listener.bind(
+                    Self.bootstrap(group: group, context: context, tls: true), to: tls.listen)
             } catch {
                 try? await channel.close()
                 for worker in workers { worker.shutdown() }
                 try? await group.shutdownGracefully()
-                throw ListenError(address: tls.listen, underlying: error)
+                throw error as? ListenError ?? ListenError(address: tls.listen, underlying: error)
             }
         }
         return ProxyServer(group: group, workers: workers, context: context, channel: channel, tlsChannel: tlsChannel)
@@ -248,10 +236,7 @@ public final class ProxyServer: Sendable {
         for channel in self.context.channels.withLockedValue({ Array($0.values) }) {
             channel.pipeline.fireUserInboundEventTriggered(DrainEvent())
         }
-        let deadline = NIODeadline.now() + .milliseconds(drainTimeoutMs)
-        while self.openConnections > 0 && NIODeadline.now() < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await self.awaitConnectionsClosed(within: drainTimeoutMs)
         let remaining = self.context.channels.withLockedValue { Array($0.values) }
         if !remaining.isEmpty {
             self.context.logger.warning(
@@ -265,6 +250,37 @@ public final class ProxyServer: Sendable {
         for worker in self.workers { worker.shutdown() }
         try? await self.group.shutdownGracefully()
         return cut
+    }
+}
+
+extension ProxyServer {
+    /// Waits until every open connection has closed by itself, or `timeoutMs` passed: the connections' own close
+    /// futures end the wait, not a poll. A connection accepted while the listeners closed is waited for too.
+    func awaitConnectionsClosed(within timeoutMs: Int64) async {
+        let deadline = NIODeadline.now() + .milliseconds(timeoutMs)
+        let loop = self.group.next()
+        while true {
+            let open = self.context.channels.withLockedValue { Array($0.values) }
+            guard !open.isEmpty, NIODeadline.now() < deadline else { return }
+            let allClosed = EventLoopFuture.andAllComplete(open.map(\.closeFuture), on: loop)
+            // Whichever comes first, the last close or the deadline, resumes the wait (once).
+            let closedInTime: Bool = await withCheckedContinuation { continuation in
+                let resumed = NIOLockedValueBox(false)
+                let resume: @Sendable (Bool) -> Void = { value in
+                    let first = resumed.withLockedValue { done in
+                        defer { done = true }
+                        return !done
+                    }
+                    if first { continuation.resume(returning: value) }
+                }
+                let timeout = loop.scheduleTask(deadline: deadline) { resume(false) }
+                allClosed.whenComplete { _ in
+                    timeout.cancel()
+                    resume(true)
+                }
+            }
+            if !closedInTime { return }
+        }
     }
 }
 
