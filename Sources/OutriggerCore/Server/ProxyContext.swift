@@ -30,9 +30,12 @@ final class ProxyContext: Sendable {
     let upstreamTLSContexts = NIOLockedValueBox<[String: NIOSSLContext]>([:])
 
     /// The client TLS context for `policy`'s `tls` block (made once per distinct block).
-    func upstreamTLSContext(for policy: ServicePolicy) throws -> NIOSSLContext {
-        let key = [policy.tlsCAFile ?? "", policy.tlsCertFile ?? "", policy.tlsKeyFile ?? "", "\(policy.tlsVerify)"]
-            .joined(separator: "\u{0}")
+    func upstreamTLSContext(for policy: ServicePolicy, alpn: [String] = ["http/1.1"]) throws -> NIOSSLContext {
+        let key = [
+            policy.tlsCAFile ?? "", policy.tlsCertFile ?? "", policy.tlsKeyFile ?? "", "\(policy.tlsVerify)",
+            alpn.joined(separator: ","),
+        ]
+        .joined(separator: "\u{0}")
         if let known = self.upstreamTLSContexts.withLockedValue({ $0[key] }) { return known }
         var configuration = TLSConfiguration.makeClientConfiguration()
         if let ca = policy.tlsCAFile { configuration.trustRoots = .file(ca) }
@@ -41,7 +44,7 @@ final class ProxyContext: Sendable {
             configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
         }
         if !policy.tlsVerify { configuration.certificateVerification = .none }
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = alpn
         let made = try NIOSSLContext(configuration: configuration)
         self.upstreamTLSContexts.withLockedValue { $0[key] = made }
         return made

@@ -96,26 +96,50 @@ extension ProxyHandler {
     ) -> any UpstreamCall {
         guard let service = exchange.service else { preconditionFailure("a try without a service") }
         let policy = service.config.policy
-        guard policy.upstreamProtocol == .h2c && endpoint.scheme != .https else {
-            return self.startCurlTransfer(
+        let pool = self.context.h2cPool(for: context.eventLoop)
+        let curl = {
+            self.startCurlTransfer(
                 exchange, endpoint: endpoint, policy: policy, plan: plan, framing: framing, timeoutMs: timeoutMs,
                 idleTimeoutNs: idleTimeoutNs, context: context)
         }
-        // Cleartext HTTP/2 runs on Outrigger's own connections: libcurl 7.88's prior-knowledge support loses calls
-        // (docs/http2.md).
+        // HTTP/2 to upstreams runs on Outrigger's own connections (docs/http2.md): libcurl 7.88's HTTP/2 loses
+        // calls, by prior knowledge and now and then over TLS too. HTTP/1.1 stays with libcurl.
+        var tls: H2CConnection.TLS?
+        switch (policy.upstreamProtocol, endpoint.scheme) {
+        case (.http1, _), (.auto, .http), (.auto, .unix):
+            return curl()
+        case (.auto, .https) where pool.prefersHTTP1(endpoint):
+            return curl()
+        case (.h2c, .http), (.h2c, .unix):
+            tls = nil
+        case (.h2c, .https), (.auto, .https):
+            let requireH2 = policy.upstreamProtocol == .h2c
+            guard
+                let context = try? self.context.upstreamTLSContext(
+                    for: policy, alpn: requireH2 ? ["h2"] : ["h2", "http/1.1"])
+            else { return curl() }  // files libcurl will report on in its own words
+            let name = policy.tlsServerName ?? endpoint.host
+            let isAddress = name.contains(":") || name.allSatisfy { $0.isNumber || $0 == "." }
+            tls = H2CConnection.TLS(context: context, serverName: isAddress ? nil : name, requireH2: requireH2)
+        }
         let request = H2CRequest(
             method: exchange.head.method.rawValue, target: exchange.target, endpoint: endpoint,
             rules: self.headerRulesInput(exchange, upstreamIsHTTP2: true), body: exchange.body, framing: framing,
-            holdStatuses: plan.holdStatuses, holdsGRPCUnavailable: plan.holdsGRPCUnavailable)
+            holdStatuses: plan.holdStatuses, holdsGRPCUnavailable: plan.holdsGRPCUnavailable,
+            scheme: endpoint.scheme == .https ? "https" : "http")
         let call = H2CCall(
             request: request, eventLoop: context.eventLoop, service: service.name, endpoint: endpoint.original,
             measuresIdle: idleTimeoutNs > 0)
         call.sink = self
+        call.fallback = { [unowned self] in
+            guard self.exchange === exchange, exchange.transfer === call else { return nil }
+            return curl()
+        }
         if !context.channel.isWritable { call.clientWritabilityChanged(writable: false) }
         exchange.transfer = call
         call.start(
-            pool: self.context.h2cPool(for: context.eventLoop), endpoint: endpoint,
-            connectTimeoutMs: policy.connectTimeoutMs, requestTimeoutMs: timeoutMs)
+            pool: pool, endpoint: endpoint, connectTimeoutMs: policy.connectTimeoutMs, requestTimeoutMs: timeoutMs,
+            tls: tls)
         return call
     }
 

@@ -26,7 +26,7 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
     /// The connection whose stream this is, once one was opened for it.
     var connection: H2CConnection?
     /// Where the stream is opened, kept to open it again on a new connection when the upstream refused it unprocessed.
-    private var route: (pool: H2CConnectionPool, endpoint: Endpoint, connectTimeoutMs: Int64)?
+    private var route: (pool: H2CConnectionPool, endpoint: Endpoint, connectTimeoutMs: Int64, tls: H2CConnection.TLS?)?
     /// Streams the upstream refused unprocessed (GOAWAY, REFUSED_STREAM): the call moves to a new connection, at
     /// most `maxRefusals` times, without counting as a failed try (the request never reached the service).
     private var refusals = 0
@@ -89,8 +89,14 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
         self.head.framing = request.framing
     }
 
+    /// Starts the same try through libcurl instead (the upstream chose HTTP/1.1 by ALPN); returns that call.
+    var fallback: (() -> (any UpstreamCall)?)?
+
     /// Starts the try: a stream on the pool's connection to `endpoint`, bounded by `requestTimeoutMs` (0 = none).
-    func start(pool: H2CConnectionPool, endpoint: Endpoint, connectTimeoutMs: Int64, requestTimeoutMs: Int64) {
+    func start(
+        pool: H2CConnectionPool, endpoint: Endpoint, connectTimeoutMs: Int64, requestTimeoutMs: Int64,
+        tls: H2CConnection.TLS?
+    ) {
         if requestTimeoutMs > 0 {
             let bound = NIOLoopBound(self, eventLoop: self.eventLoop)
             self.timeout = self.eventLoop.scheduleTask(in: .milliseconds(requestTimeoutMs)) {
@@ -101,8 +107,27 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
                         detail: "request_timeout=\(requestTimeoutMs)ms"))
             }
         }
-        self.route = (pool, endpoint, connectTimeoutMs)
-        pool.connection(to: endpoint, connectTimeoutMs: connectTimeoutMs).attach(self)
+        self.route = (pool, endpoint, connectTimeoutMs, tls)
+        pool.connection(to: endpoint, connectTimeoutMs: connectTimeoutMs, tls: tls).attach(self)
+    }
+
+    /// The upstream chose HTTP/1.1: the try goes on through libcurl, with the body received so far; this call ends
+    /// without a word to the sink (the new call reports instead).
+    func fallBackToHTTP1() {
+        guard !self.ended, let fallback = self.fallback else {
+            self.connectFailed(
+                .upstreamProtocolError, "the upstream sent a malformed response", detail: "ALPN: http/1.1")
+            return
+        }
+        let sink = self.sink
+        let body = Array(self.pending)
+        let ended = self.requestEnded
+        let stopped = self.uploadStopped
+        self.end()
+        guard let call = fallback() else { return }
+        for buffer in body { _ = call.appendBody(buffer) }
+        if ended { call.endBody() }
+        if stopped { sink?.transferWantsMoreBody(call) }
     }
 
     /// Keeps a copy of body bytes sent while a refused stream could still be opened again.
@@ -138,7 +163,7 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
         self.pendingBytes = self.sentBytes
         self.sentBody = []
         self.sentBytes = 0
-        route.pool.connection(to: route.endpoint, connectTimeoutMs: route.connectTimeoutMs).attach(self)
+        route.pool.connection(to: route.endpoint, connectTimeoutMs: route.connectTimeoutMs, tls: route.tls).attach(self)
     }
 
     // MARK: - UpstreamCall
@@ -387,6 +412,7 @@ final class H2CCall: ChannelDuplexHandler, UpstreamCall {
         self.sink = nil
         self.timeout?.cancel()
         self.timeout = nil
+        self.fallback = nil
         if !(self.responseComplete && self.requestEnded) { self.stream?.close(promise: nil) }
     }
 

@@ -1,6 +1,8 @@
 import NIOCore
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// One HTTP/2 connection by prior knowledge to an upstream endpoint, carrying many calls' streams.
 ///
@@ -13,6 +15,28 @@ final class H2CConnection {
         case ready(any Channel, NIOHTTP2Handler.StreamMultiplexer)
         case closed
     }
+
+    /// TLS to an `https://` endpoint: HTTP/2 is chosen by ALPN.
+    struct TLS {
+        var context: NIOSSLContext
+        /// SNI and the name verified (nil for an address).
+        var serverName: String?
+        /// `protocol: h2c` to an https endpoint: HTTP/2 or nothing. Otherwise (`auto`) an upstream that picks
+        /// HTTP/1.1 is remembered as such and its calls go through libcurl.
+        var requireH2: Bool
+    }
+
+    /// The upstream chose HTTP/1.1 by ALPN.
+    struct ChoseHTTP1: Error {}
+
+    /// Connected, but the TLS handshake did not end well (certificate, name, refused client certificate).
+    struct HandshakeFailed: Error, CustomStringConvertible {
+        var underlying: any Error
+        var description: String { "\(self.underlying)" }
+    }
+
+    /// Why the connection closed before it was established (a TLS failure, seen by `ConnectErrorRecorder`).
+    var lastError: (any Error)?
 
     let key: String
     private weak var pool: H2CConnectionPool?
@@ -49,23 +73,36 @@ final class H2CConnection {
         return (connection, stream)
     }
 
-    func connect(to endpoint: Endpoint, timeoutMs: Int64) {
+    func connect(to endpoint: Endpoint, timeoutMs: Int64, tls: TLS?) {
         guard let pool = self.pool else { return }
         let loop = pool.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
+        let established = loop.makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(max(timeoutMs, 1)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let (connection, stream) = Self.pipelineSettings()
-                    let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client, connectionConfiguration: connection, streamConfiguration: stream
-                    ) { pushed in
-                        pushed.close()  // push is disabled in the settings; a stream the server opens is refused
+                    let sync = channel.pipeline.syncOperations
+                    guard let tls else {
+                        // Established once connected (below): the initializer runs before the connect.
+                        try Self.configureHTTP2(channel, connection: bound)
+                        return
                     }
-                    try channel.pipeline.syncOperations.addHandler(H2CConnectionWatcher(connection: bound))
-                    bound.value.state = .ready(channel, multiplexer)
+                    try sync.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                    // After the TLS handler, so the handshake's errors reach it.
+                    try sync.addHandler(ConnectErrorRecorder(connection: bound))
+                    try sync.addHandler(
+                        ApplicationProtocolNegotiationHandler { result, channel in
+                            guard case .negotiated("h2") = result else {
+                                established.fail(ChoseHTTP1())
+                                return channel.close()
+                            }
+                            return channel.eventLoop.makeCompletedFuture {
+                                try Self.configureHTTP2(channel, connection: bound)
+                                established.succeed()
+                            }
+                        })
                 }
             }
         let connected: EventLoopFuture<any Channel>
@@ -74,18 +111,66 @@ final class H2CConnection {
         } else {
             connected = bootstrap.connect(host: endpoint.host, port: endpoint.port)
         }
-        connected.hop(to: loop).whenComplete { result in
+        connected.whenComplete { result in
+            switch result {
+            case .success(let channel):
+                if tls == nil { established.succeed() }
+                // A TLS handshake that fails closes the channel before ALPN ends.
+                channel.closeFuture.whenComplete { _ in
+                    let error = bound.value.lastError ?? ChannelError.ioOnClosedChannel
+                    established.fail(tls == nil || error is ChoseHTTP1 ? error : HandshakeFailed(underlying: error))
+                }
+            case .failure(let error):
+                established.fail(error)
+            }
+        }
+        established.futureResult.hop(to: loop).whenComplete { result in
             let connection = bound.value
             switch result {
             case .success:
+                guard case .connecting = connection.state, let (channel, multiplexer) = connection.prepared else {
+                    return
+                }
+                connection.state = .ready(channel, multiplexer)
                 let waiting = connection.waiting
                 connection.waiting = []
                 for call in waiting { connection.open(call) }
                 connection.armIdleTimer()
+            case .failure(let error as ChoseHTTP1):
+                if tls?.requireH2 == true {
+                    connection.failed(error, timeoutMs: timeoutMs)
+                } else {
+                    connection.choseHTTP1(endpoint)
+                }
             case .failure(let error):
                 connection.failed(error, timeoutMs: timeoutMs)
             }
         }
+    }
+
+    /// swift-nio-http2 as a client on `channel`, and the watcher of the connection's own frames.
+    private static func configureHTTP2(_ channel: any Channel, connection: NIOLoopBound<H2CConnection>) throws {
+        let (settings, stream) = Self.pipelineSettings()
+        let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: settings, streamConfiguration: stream
+        ) { pushed in
+            pushed.close()  // push is disabled in the settings; a stream the server opens is refused
+        }
+        try channel.pipeline.syncOperations.addHandler(H2CConnectionWatcher(connection: connection))
+        connection.value.prepared = (channel, multiplexer)
+    }
+
+    /// The HTTP/2 pipeline, made before the connection is established (it becomes `.ready` then).
+    private var prepared: (any Channel, NIOHTTP2Handler.StreamMultiplexer)?
+
+    /// The upstream picked HTTP/1.1: the pool remembers it, and the waiting calls go through libcurl.
+    private func choseHTTP1(_ endpoint: Endpoint) {
+        self.state = .closed
+        self.pool?.forget(self)
+        self.pool?.rememberHTTP1(endpoint)
+        let waiting = self.waiting
+        self.waiting = []
+        for call in waiting { call.fallBackToHTTP1() }
     }
 
     /// Opens a stream for `call` now, or once connected.
@@ -154,6 +239,11 @@ final class H2CConnection {
         if case ChannelError.connectTimeout = error {
             failure = .upstreamConnectTimeout
             message = "timed out connecting to the upstream"
+        } else if error is HandshakeFailed || error is NIOSSLError || error is ChoseHTTP1 {
+            failure = .upstreamTLSError
+            message =
+                error is ChoseHTTP1
+                ? "the upstream did not offer HTTP/2 (ALPN)" : "the TLS handshake with the upstream failed"
         } else {
             failure = .upstreamConnectFailed
             message = "could not connect to the upstream"
@@ -217,5 +307,22 @@ final class H2CConnectionWatcher: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A connection error (protocol violation, reset): its streams fail as they close.
         context.close(promise: nil)
+    }
+}
+
+/// Keeps the error that closes a connection before it is established (a TLS handshake that failed), so the calls
+/// waiting for it fail with the right code.
+final class ConnectErrorRecorder: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let connection: NIOLoopBound<H2CConnection>
+
+    init(connection: NIOLoopBound<H2CConnection>) {
+        self.connection = connection
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.connection.value.lastError == nil { self.connection.value.lastError = error }
+        context.fireErrorCaught(error)
     }
 }

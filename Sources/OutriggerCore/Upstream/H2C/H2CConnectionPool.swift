@@ -20,15 +20,33 @@ final class H2CConnectionPool {
     /// Connections open or opening, for the admin API and tests.
     var count: Int { self.connections.count }
 
+    /// `https://` endpoints that chose HTTP/1.1 by ALPN, until when (uptime ns): their calls go through libcurl.
+    private var http1Until: [String: UInt64] = [:]
+    /// How long an HTTP/1.1 answer to ALPN is trusted before HTTP/2 is offered again (an upstream may be upgraded).
+    static let http1Memory: TimeAmount = .minutes(5)
+
     /// The connection a call to `endpoint` uses: the open one, or a new one being opened.
-    func connection(to endpoint: Endpoint, connectTimeoutMs: Int64) -> H2CConnection {
+    func connection(to endpoint: Endpoint, connectTimeoutMs: Int64, tls: H2CConnection.TLS?) -> H2CConnection {
         self.eventLoop.preconditionInEventLoop()
         let key = endpoint.original
         if let existing = self.connections[key], existing.acceptsStreams { return existing }
         let connection = H2CConnection(key: key, pool: self)
         self.connections[key] = connection
-        connection.connect(to: endpoint, timeoutMs: connectTimeoutMs)
+        connection.connect(to: endpoint, timeoutMs: connectTimeoutMs, tls: tls)
         return connection
+    }
+
+    /// Whether `endpoint` answered ALPN with HTTP/1.1 recently.
+    func prefersHTTP1(_ endpoint: Endpoint) -> Bool {
+        guard let until = self.http1Until[endpoint.original] else { return false }
+        if self.eventLoop.now.uptimeNanoseconds < until { return true }
+        self.http1Until[endpoint.original] = nil
+        return false
+    }
+
+    func rememberHTTP1(_ endpoint: Endpoint) {
+        self.http1Until[endpoint.original] =
+            self.eventLoop.now.uptimeNanoseconds + UInt64(Self.http1Memory.nanoseconds)
     }
 
     /// A connection that will take no new stream (closed, failed, GOAWAY) leaves the pool.

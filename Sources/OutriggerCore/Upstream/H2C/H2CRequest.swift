@@ -14,7 +14,8 @@ struct H2CRequest {
     /// client sent none).
     init(
         method: String, target: String, endpoint: Endpoint, rules: RequestHeaderRules.Input, body: UpstreamRequest.Body,
-        framing: UpstreamRequest.ClientFraming, holdStatuses: [Int], holdsGRPCUnavailable: Bool
+        framing: UpstreamRequest.ClientFraming, holdStatuses: [Int], holdsGRPCUnavailable: Bool,
+        scheme: String = "http"
     ) {
         var fields: [(String, String)] = []
         fields.reserveCapacity(rules.headers.count + 6)
@@ -33,7 +34,7 @@ struct H2CRequest {
         var headers = HPACKHeaders()
         headers.reserveCapacity(fields.count + 4)
         headers.add(name: ":method", value: method)
-        headers.add(name: ":scheme", value: "http")
+        headers.add(name: ":scheme", value: scheme)
         let fallback = endpoint.socketPath != nil ? "localhost" : "\(endpoint.host):\(endpoint.port)"
         headers.add(name: ":authority", value: authority ?? fallback)
         headers.add(name: ":path", value: target.isEmpty ? "/" : target)
