@@ -22,18 +22,26 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CX509", linkerSettings: [.linkedLibrary("crypto")]),
         .target(
             name: "CCurl",
-            linkerSettings: [.linkedLibrary("curl")]
+            linkerSettings: [.linkedLibrary("curl"), .linkedLibrary("z")]
+        ),
+        // The OTLP trace messages, generated once from opentelemetry-proto (scripts/generate-otlp.sh) and committed.
+        .target(
+            name: "OTLPProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
         .target(
             name: "OutriggerCore",
             dependencies: [
                 "CCurl",
+                "OTLPProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 "CX509",
                 "CYAML",
                 .product(name: "NIOCore", package: "swift-nio"),

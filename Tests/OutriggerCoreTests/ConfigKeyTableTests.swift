@@ -129,7 +129,13 @@ struct ConfigKeyTableTests {
             ])
         Self.checkEveryKey(
             ConfigLoader.tracingTable, base: OutriggerConfig.Tracing(),
-            samples: ["formats": "[b3]", "sample_ratio": "0.7"])
+            samples: ["formats": "[b3]", "sample_ratio": "0.7", "otlp": "{ endpoint: http://c:4318/v1/traces }"])
+        Self.checkEveryKey(
+            ConfigLoader.otlpTable, base: OTLPSettings(),
+            samples: [
+                "endpoint": "http://c:4318/v1/traces", "protocol": "http/json", "headers": "{ authorization: x }",
+                "service_name": "edge",
+            ])
         Self.checkEveryKey(
             ConfigLoader.etcdTable(folder: "/etc/outrigger"), base: EtcdSettings(),
             samples: [

@@ -28,6 +28,10 @@ int ccurl_take_connected_socket(CURL *handle, int *curl_fd);
 
 CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 
+/// gzip `input` into `output` (at least `ccurl_gzip_bound(length)` bytes); the compressed size, or -1.
+long ccurl_gzip(const unsigned char *input, size_t length, unsigned char *output, size_t capacity);
+size_t ccurl_gzip_bound(size_t length);
+
 /// The `curl_version_info` version string, e.g. "7.88.1".
 const char *ccurl_version_string(void);
 /// The running libcurl's version as 0xXXYYZZ.

@@ -106,9 +106,12 @@ struct StatsView: Encodable {
     var tls: TLSCounts?
     /// The etcd source (SPEC §12), when configured.
     var discovery: DiscoveryView?
+    /// Span export (SPEC §13), when on.
+    var spanExport: SpanExportView?
 
     enum CodingKeys: String, CodingKey {
         case ready, connections, requests, reloads, services, tls, discovery
+        case spanExport = "span_export"
         case uptimeSeconds = "uptime_seconds"
         case failedReloads = "failed_reloads"
         case accessLog = "access_log"
@@ -132,6 +135,7 @@ struct StatsView: Encodable {
         self.services = proxy.state().services.mapValues { ServiceStatsView(ServiceSnapshot($0)) }
         self.tls = TLSCounts(runtime)
         self.discovery = DiscoveryView(runtime)
+        self.spanExport = proxy.spanExporter.map(SpanExportView.init)
     }
 }
 
@@ -300,5 +304,26 @@ enum AdminJSON {
 
     static func error(_ code: String, _ message: String) -> String {
         "{\"error\":\(JSON.quote(code)),\"message\":\(JSON.quote(message))}\n"
+    }
+}
+
+/// Span export's counters (SPEC §13): spans the collector took, spans dropped (queue full or export failed).
+struct SpanExportView: Encodable {
+    var endpoint: String
+    var `protocol`: String
+    var exported: Int
+    var dropped: Int
+    var failed: Int
+    var queued: Int
+    var requests: Int
+
+    init(_ exporter: SpanExporter) {
+        self.endpoint = exporter.settings.endpoint
+        self.protocol = exporter.settings.wireProtocol.rawValue
+        self.exported = exporter.exported.load(ordering: .relaxed)
+        self.failed = exporter.failed.load(ordering: .relaxed)
+        self.dropped = exporter.dropped
+        self.queued = exporter.queue.count
+        self.requests = exporter.requests.load(ordering: .relaxed)
     }
 }

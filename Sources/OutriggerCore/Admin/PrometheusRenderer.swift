@@ -21,6 +21,8 @@ struct PrometheusRenderer {
         var tls: TLSCounts? = nil
         /// Whether the etcd source is synced, when `discovery.etcd` is configured (SPEC §12).
         var discoveryUp: Bool? = nil
+        /// Spans exported and dropped, when span export is on (SPEC §13).
+        var spans: (exported: Int, dropped: Int)? = nil
     }
 
     private var out = ""
@@ -66,6 +68,13 @@ struct PrometheusRenderer {
         self.family("reloads_total", "counter", "Configuration reloads by result.")
         self.sample("reloads_total", [("result", "applied")], Double(s.reloads))
         self.sample("reloads_total", [("result", "refused")], Double(s.failedReloads))
+        if let spans = s.spans {
+            self.family("spans_exported_total", "counter", "Spans the OTLP collector accepted.")
+            self.sample("spans_exported_total", [], Double(spans.exported))
+            self.family(
+                "spans_dropped_total", "counter", "Spans dropped: the export queue was full or the export failed.")
+            self.sample("spans_dropped_total", [], Double(spans.dropped))
+        }
         if let up = s.discoveryUp {
             self.family("discovery_up", "gauge", "1 while the etcd source is synced, 0 while stale or never synced.")
             self.sample("discovery_up", [], up ? 1 : 0)
@@ -185,7 +194,8 @@ struct PrometheusRenderer {
             reloads: runtime.reloads.load(ordering: .relaxed),
             failedReloads: runtime.failedReloads.load(ordering: .relaxed),
             services: services, tls: TLSCounts(runtime),
-            discoveryUp: runtime.discovery.map { $0.status.state == .synced })
+            discoveryUp: runtime.discovery.map { $0.status.state == .synced },
+            spans: proxy.spanExporter.map { ($0.exported.load(ordering: .relaxed), $0.dropped) })
     }
 }
 

@@ -347,6 +347,66 @@ extension ConfigLoader {
                 if let v = reader.double(value, at: path, range: 0...1) { tracing.sampleRatio = v }
             }
         ),
+        (
+            "otlp",
+            { value, path, tracing, reader in
+                var settings = OTLPSettings()
+                if let pairs = otlpTable.read(value, at: path, prefix: path, into: &settings, reader: &reader) {
+                    tracing.otlp = settings
+                    for (key, _, _) in pairs {
+                        switch key {
+                        case "endpoint": tracing.otlpFileKeys.insert(.endpoint)
+                        case "protocol": tracing.otlpFileKeys.insert(.wireProtocol)
+                        case "headers": tracing.otlpFileKeys.insert(.headers)
+                        case "service_name": tracing.otlpFileKeys.insert(.serviceName)
+                        default: break
+                        }
+                    }
+                }
+            }
+        ),
+    ])
+
+    static let otlpTable = ConfigKeyTable<OTLPSettings>([
+        (
+            "endpoint",
+            { value, path, otlp, reader in
+                guard let url = reader.string(value, at: path) else { return }
+                guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    reader.error(value, "\(path) must be an http:// or https:// URL (OTLP/HTTP), not '\(url)'")
+                    return
+                }
+                otlp.endpoint = url
+            }
+        ),
+        (
+            "protocol",
+            { value, path, otlp, reader in
+                guard let text = reader.string(value, at: path) else { return }
+                if let chosen = OTLPSettings.WireProtocol(rawValue: text) {
+                    otlp.wireProtocol = chosen
+                } else {
+                    reader.error(value, "\(path) must be http/protobuf or http/json, not '\(text)'")
+                }
+            }
+        ),
+        (
+            "headers",
+            { value, path, otlp, reader in
+                guard let pairs = reader.mapping(value, at: path, allowed: []) else { return }
+                for (name, _, headerValue) in pairs {
+                    guard let text = reader.string(headerValue, at: "\(path).\(name)") else { continue }
+                    otlp.headers.append((name, text))
+                }
+            }
+        ),
+        (
+            "service_name",
+            { value, path, otlp, reader in
+                guard let text = reader.string(value, at: path) else { return }
+                if text.isEmpty { reader.error(value, "\(path) must not be empty") } else { otlp.serviceName = text }
+            }
+        ),
     ])
 
     /// One entry of `routes` while it is read.

@@ -34,6 +34,16 @@ public enum ConfigLoader {
         var config = parsed.config
         config.path = Self.absolute(configPath)
         var errors = reader.errors
+        // SPEC §13: the OTLP variables fill what the file leaves out, and turn export on by themselves.
+        let environmentEndpoint =
+            environment["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? environment["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        if config.tracing.otlp != nil || !(environmentEndpoint ?? "").isEmpty {
+            var settings = config.tracing.otlp ?? OTLPSettings()
+            for problem in settings.applyEnvironment(environment, fileKeys: config.tracing.otlpFileKeys) {
+                errors.append(ConfigError(file: "environment", line: 0, column: 0, message: problem))
+            }
+            config.tracing.otlp = settings
+        }
         var warnings = reader.warnings
 
         let registryText: String?

@@ -51,6 +51,10 @@ public struct OutriggerConfig: Sendable {
         public var formats: [TraceFormat] = [.w3c, .b3]
         /// Sampling ratio for traces Outrigger starts itself.
         public var sampleRatio = 1.0
+        /// Span export (SPEC §13); nil when off.
+        public var otlp: OTLPSettings?
+        /// The `otlp` keys the file set (the environment fills the others).
+        var otlpFileKeys = OTLPSettings.FileKeys()
 
         /// The defaults of SPEC §2.
         public init() {}

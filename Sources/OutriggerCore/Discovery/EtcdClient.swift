@@ -1,6 +1,4 @@
 import Atomics
-import CCurl
-import Glibc
 
 /// Calls to etcd's JSON gateway through libcurl (SPEC §12): blocking, made on the discovery thread only.
 ///
@@ -100,93 +98,28 @@ final class EtcdClient {
         if self.settings.username != nil && self.token == nil && path != "/v3/auth/authenticate" {
             try self.authenticate(endpoint)
         }
-        guard let handle = curl_easy_init() else { throw Failure(description: "curl_easy_init failed") }
-        defer { curl_easy_cleanup(handle) }
-        let sink = EtcdResponseSink(stop: self.stop, onLine: onLine)
-        let opaque = Unmanaged.passUnretained(sink).toOpaque()
-        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        var headers: UnsafeMutablePointer<curl_slist>? = curl_slist_append(nil, "Content-Type: application/json")
-        if let token = self.token { headers = curl_slist_append(headers, "Authorization: \(token)") }
-        defer { curl_slist_free_all(headers) }
-        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errors in
-            _ = ccurl_easy_setopt_string(handle, CURLOPT_URL, endpoint + path)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
-            _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
-            _ = ccurl_easy_setopt_string(handle, CURLOPT_COPYPOSTFIELDS, body)
-            _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, 1000)
-            if timeoutMs > 0 { _ = ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, timeoutMs) }
-            // A watch is silent while nothing changes: TCP keep-alive finds a vanished etcd in about 10 s.
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_TCP_KEEPIDLE, 5)
-            _ = ccurl_easy_setopt_long(handle, CURLOPT_TCP_KEEPINTVL, 2)
-            if let ca = self.settings.tlsCAFile { _ = ccurl_easy_setopt_string(handle, CURLOPT_CAINFO, ca) }
-            _ = ccurl_easy_setopt_callback(handle, CURLOPT_WRITEFUNCTION, etcdWriteCallback)
-            _ = ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, opaque)
-            _ = ccurl_easy_setopt_xferinfo(handle, etcdProgressCallback)
-            _ = ccurl_easy_setopt_pointer(handle, CURLOPT_XFERINFODATA, opaque)
-            return curl_easy_perform(handle)
+        var request = BlockingCurl(url: endpoint + path, body: Array(body.utf8), stop: self.stop)
+        request.headers = ["Content-Type: application/json"] + (self.token.map { ["Authorization: \($0)"] } ?? [])
+        request.timeoutMs = timeoutMs
+        request.caFile = self.settings.tlsCAFile
+        let response: BlockingCurl.Response
+        do {
+            response = try request.post(onLine: onLine)
+        } catch {
+            throw Failure(description: error.stopped ? "stopped" : "\(endpoint): \(error.description)")
         }
-        let message = String(cString: errorBuffer)
-        var status = 0
-        _ = ccurl_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        if sink.ended || (code == CURLE_ABORTED_BY_CALLBACK && onLine != nil && !self.stop.load(ordering: .relaxed)) {
-            return ""  // the line handler ended the watch
-        }
-        if self.stop.load(ordering: .relaxed) { throw Failure(description: "stopped") }
-        guard code == CURLE_OK else {
-            let reason = message.isEmpty ? String(cString: curl_easy_strerror(code)) : message
-            throw Failure(description: "\(endpoint): \(reason)")
-        }
-        let text = String(decoding: sink.bytes, as: UTF8.self)
-        guard status == 200 else {
+        if response.endedByHandler { return "" }
+        let text = String(decoding: response.body, as: UTF8.self)
+        guard response.status == 200 else {
             var detail = text.prefix(300)
             while detail.last == "\n" { detail.removeLast() }
             throw Failure(
-                description: "\(endpoint)\(path): HTTP \(status) \(detail)", authExpired: Self.isAuthError(text))
+                description: "\(endpoint)\(path): HTTP \(response.status) \(detail)",
+                authExpired: Self.isAuthError(text))
+        }
+        if onLine != nil && !self.stop.load(ordering: .relaxed) {
+            return ""  // the stream ended
         }
         return text
     }
-}
-
-/// What a call receives, handed to the C callbacks through their opaque pointer.
-final class EtcdResponseSink {
-    let stop: ManagedAtomic<Bool>
-    let onLine: ((String) -> Bool)?
-    var bytes: [UInt8] = []
-    /// The line handler asked to end the call.
-    var ended = false
-
-    init(stop: ManagedAtomic<Bool>, onLine: ((String) -> Bool)?) {
-        self.stop = stop
-        self.onLine = onLine
-    }
-
-    func take(_ data: UnsafeRawBufferPointer) -> Bool {
-        self.bytes.append(contentsOf: data)
-        guard let onLine = self.onLine else { return self.bytes.count < 64 << 20 }
-        while let newline = self.bytes.firstIndex(of: 10) {
-            let line = String(decoding: self.bytes[..<newline], as: UTF8.self)
-            self.bytes.removeSubrange(...newline)
-            if line.isEmpty { continue }
-            if !onLine(line) {
-                self.ended = true
-                return false
-            }
-        }
-        return self.bytes.count < 64 << 20  // one message is never this large
-    }
-}
-
-private let etcdWriteCallback: ccurl_data_callback = { buffer, size, count, userdata in
-    let length = size * count
-    guard let buffer, let userdata else { return 0 }
-    let sink = Unmanaged<EtcdResponseSink>.fromOpaque(userdata).takeUnretainedValue()
-    return sink.take(UnsafeRawBufferPointer(start: buffer, count: length)) ? length : 0
-}
-
-private let etcdProgressCallback: ccurl_xferinfo_callback = { userdata, _, _, _, _ in
-    guard let userdata else { return 0 }
-    let sink = Unmanaged<EtcdResponseSink>.fromOpaque(userdata).takeUnretainedValue()
-    return sink.stop.load(ordering: .relaxed) ? 1 : 0
 }

@@ -59,6 +59,8 @@ final class Exchange {
     /// The upstream's `grpc-status` (SPEC §10), or the one Outrigger answered with.
     var grpcStatus: Int?
     var errorCode: OutriggerError.Code?
+    /// Retries started, for the span's events (SPEC §13): when, and the failure that caused each.
+    var retryEvents: [(timeUnixNs: UInt64, failure: String, attempt: Int)] = []
     var endpointName: String?
 
     // === request progress (the protocol state is the connection's `ExchangeStateMachine`) ===

@@ -61,6 +61,9 @@ final class ProxyContext: Sendable {
         return pool
     }
 
+    /// Span export (SPEC §13), when `tracing.otlp` (or the OTLP variables) configure it.
+    let spanExporter: SpanExporter?
+
     /// Faults set at run time through the admin API (SPEC §11); they outlive reloads.
     let faults = FaultOverrides()
 
@@ -69,9 +72,10 @@ final class ProxyContext: Sendable {
 
     init(
         state: ProxyState, workers: [ObjectIdentifier: CurlWorker], fallback: CurlWorker, logger: Logger,
-        accessLog: AccessLog?
+        accessLog: AccessLog?, spanExporter: SpanExporter? = nil
     ) {
         self.accessLog = accessLog
+        self.spanExporter = spanExporter
         self.current = NIOLockedValueBox(state)
         self.workers = workers
         self.fallbackWorker = fallback

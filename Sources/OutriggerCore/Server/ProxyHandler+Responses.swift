@@ -51,6 +51,10 @@ extension ProxyHandler {
             service.counters.latency.record(milliseconds: Double((now - exchange.startedAt).nanoseconds) / 1e6)
             if let grpcStatus = exchange.grpcStatus { service.counters.countGRPC(status: grpcStatus) }
         }
+        if let exporter = self.context.spanExporter, let exchange, let trace = exchange.trace, trace.sampled {
+            // Built here, encoded and sent by the exporter's thread; the queue never blocks (SPEC §13).
+            exporter.queue.push(SpanBuilder.span(for: exchange, trace: trace, status: status, error: error))
+        }
         guard let log = self.context.accessLog else { return }
         var record = AccessRecord(
             time: exchange?.startedWall ?? AccessRecord.now(), client: self.clientAddress, method: "", path: "",

@@ -312,6 +312,10 @@ extension ProxyHandler {
             }
             return false
         case .retry(let delay, let avoid):
+            if self.context.spanExporter != nil {
+                exchange.retryEvents.append(
+                    (SpanBuilder.unixNs(AccessRecord.now()), failure.description, exchange.tries + 1))
+            }
             exchange.endpointIndex = nil
             exchange.ticket = nil
             let loopBound = NIOLoopBound((self, exchange), eventLoop: context.eventLoop)

@@ -33,14 +33,18 @@ public final class ProxyServer: Sendable {
             workers.append(worker)
             map[ObjectIdentifier(loop)] = worker
         }
+        let exporter = config.tracing.otlp.map { SpanExporter(settings: $0, logger: logger) }
+        exporter?.start()
         let context = ProxyContext(
-            state: state, workers: map, fallback: workers[0], logger: logger, accessLog: accessLog)
+            state: state, workers: map, fallback: workers[0], logger: logger, accessLog: accessLog,
+            spanExporter: exporter)
         let bootstrap = Self.bootstrap(group: group, context: context, tls: false)
         let channel: any Channel
         do {
             channel = try await Listener.bind(bootstrap, to: config.listen)
         } catch {
             for worker in workers { worker.shutdown() }
+            await exporter?.shutdown(flushMs: 0)
             try? await group.shutdownGracefully()
             throw error
         }
@@ -55,6 +59,7 @@ public final class ProxyServer: Sendable {
             } catch {
                 try? await channel.close()
                 for worker in workers { worker.shutdown() }
+                await exporter?.shutdown(flushMs: 0)
                 try? await group.shutdownGracefully()
                 throw error as? ListenError ?? ListenError(address: tls.listen, underlying: error)
             }
@@ -192,6 +197,9 @@ public final class ProxyServer: Sendable {
     /// Faults set at run time through the admin API (SPEC §11).
     public var faults: FaultOverrides { self.context.faults }
 
+    /// Span export (SPEC §13), when on.
+    public var spanExporter: SpanExporter? { self.context.spanExporter }
+
     /// The bound TCP port, or nil for a unix socket.
     public var port: Int? { self.localAddress?.port }
 
@@ -247,6 +255,8 @@ public final class ProxyServer: Sendable {
         let cut = remaining.count
         self.failureLogFlush.cancel()
         self.context.failureLog.flush(final: true)
+        // The spans of the drained requests go out (for up to 2 s) before the exporter stops.
+        await self.context.spanExporter?.shutdown()
         for worker in self.workers { worker.shutdown() }
         try? await self.group.shutdownGracefully()
         return cut
