@@ -30,3 +30,8 @@ fi
 if ! python3 -c "import locust" 2>/dev/null; then
     python3 -m pip install -q locust 2>/dev/null || python3 -m pip install -q --break-system-packages locust
 fi
+# opentelemetry-proto: the span receiver of scripts/otlp.sh decodes with the official definitions.
+if ! python3 -c "import opentelemetry.proto" 2>/dev/null; then
+    python3 -m pip install -q opentelemetry-proto 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages opentelemetry-proto
+fi
