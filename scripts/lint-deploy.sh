@@ -22,7 +22,8 @@ echo "lint: Dockerfile ok"
 python3 -c "import yaml" 2>/dev/null || missing PyYAML "apt-get install python3-yaml"
 python3 - <<'PY'
 import yaml
-for path in ["deploy/kubernetes/outrigger-sidecar.yaml", "config/outrigger.yaml", "config/registry.yaml"]:
+for path in ["deploy/kubernetes/outrigger-sidecar.yaml", "config/outrigger.yaml", "config/registry.yaml",
+             "deploy/otel/collector.yaml"]:
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     print(f"lint: {path}: {len(docs)} document(s)")
 # SPEC 16: probes need no secret. The sidecar's probes must call the tokenless endpoints.
