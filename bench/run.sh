@@ -16,6 +16,8 @@
 # Usage: bench/run.sh            (env: DURATION=10 CONNS=64 ROUNDS=3 PROXY_CPU=0 LOAD_CPU=1)
 #   PROXIES="nginx haproxy outrigger" picks the proxies measured (direct is always measured);
 #   OUTRIGGER_YAML="tracing: { formats: [] }" adds lines to Outrigger's config (bench/ab.sh uses both);
+#   OTLP=1 adds "outrigger-otlp": Outrigger exporting a span for every request (sample_ratio 1, no caller
+#   header) over OTLP/HTTP protobuf+gzip to a sink on the upstream nginx (`location = /v1/traces { return 200; }`);
 #   H2=0 skips the HTTP/2 row: h2load (4 connections x 32 streams, 64 B) through each proxy's h2c listener
 #   (nginx `listen ... http2`, HAProxy `proto h2`, Outrigger's one port) to the same HTTP/1.1 upstream;
 #   PROFILE=1 samples Outrigger with `perf record -g` during its 64 B load and prints the share per library
@@ -30,6 +32,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 PROXIES=${PROXIES:-nginx haproxy outrigger}
 H2=${H2:-1}
 OUTRIGGER_YAML=${OUTRIGGER_YAML:-}
+OTLP=${OTLP:-0}
+[ "$OTLP" = 1 ] && PROXIES="$PROXIES outrigger-otlp"
 OUT=${OUT:-bench/out}
 mkdir -p "$OUT"
 WORK=$(mktemp -d)
@@ -52,7 +56,7 @@ cat >"$WORK/ngx-up/nginx.conf" <<CONF
 worker_processes 1; daemon off; pid $WORK/ngx-up/pid; error_log $WORK/ngx-up/error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$UP; root $WORK/www; } }
+  server { listen 127.0.0.1:$UP; root $WORK/www; location = /v1/traces { return 200; } } }
 CONF
 cat >"$WORK/ngx-proxy/nginx.conf" <<CONF
 worker_processes 1; master_process off; daemon off; pid $WORK/ngx-proxy/pid; error_log $WORK/ngx-proxy/error.log;
@@ -94,6 +98,9 @@ access_log: off
 registry: registry.yaml
 $OUTRIGGER_YAML
 CONF
+sed "s/^listen: .*/listen: 127.0.0.1:$((OUTR + 10))/; s/^admin: .*/admin: { listen: 127.0.0.1:$((ADMIN + 10)) }/" \
+    "$WORK/outrigger.yaml" >"$WORK/outrigger-otlp.yaml"
+printf 'tracing:\n  otlp:\n    endpoint: http://127.0.0.1:%s/v1/traces\n' "$UP" >>"$WORK/outrigger-otlp.yaml"
 cat >"$WORK/registry.yaml" <<CONF
 services:
   bench:
@@ -180,6 +187,9 @@ for round in $(seq 1 "$ROUNDS"); do
         outrigger)
             taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger.yaml" --log-level warning &
             PID=$!; PORT=$OUTR ;;
+        outrigger-otlp)
+            taskset -c "$PROXY_CPU" .build/release/outrigger run --config "$WORK/outrigger-otlp.yaml" --log-level warning &
+            PID=$!; PORT=$((OUTR + 10)) ;;
         *) echo "bench: unknown proxy $proxy" >&2; exit 1 ;;
         esac
         PIDS+=("$PID")
@@ -207,13 +217,13 @@ print(f"medians over {len(next(iter(samples.values())))} rounds")
 print(f"{'proxy':<10} {'body':<6} {'req/s':>9} {'CPU us/req':>11} {'p50 c1 ms':>10} {'added ms':>9} {'non-2xx':>8}")
 for size in ("small", "large"):
     direct = rows[("direct", size)][2]
-    for name in ("direct", "nginx", "haproxy", "outrigger"):
+    for name in ("direct", "nginx", "haproxy", "outrigger", "outrigger-otlp"):
         if (name, size) not in rows:
             continue
         rps, cpu, p50, errors = rows[(name, size)]
         added = p50 - direct if name != "direct" else 0.0
         print(f"{name:<10} {('64B' if size == 'small' else '16KiB'):<6} {rps:>9.0f} {cpu:>11.2f} {p50:>10.3f} {added:>9.3f} {errors:>8}")
-h2 = [(name, rows[(name, "h2")]) for name in ("nginx", "haproxy", "outrigger") if (name, "h2") in rows]
+h2 = [(name, rows[(name, "h2")]) for name in ("nginx", "haproxy", "outrigger", "outrigger-otlp") if (name, "h2") in rows]
 if h2:
     print()
     print("HTTP/2 (h2load, 4 connections x 32 streams, 64 B, h2c to the proxy, HTTP/1.1 to the upstream)")
