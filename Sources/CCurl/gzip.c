@@ -5,7 +5,8 @@
 long ccurl_gzip(const unsigned char *input, size_t length, unsigned char *output, size_t capacity) {
     z_stream stream = {0};
     // 15 window bits + 16: a gzip header and trailer rather than zlib's.
-    if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
+    // Level 1: span batches compress about as well at a fraction of the CPU of the default level.
+    if (deflateInit2(&stream, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return -1;
     stream.next_in = (unsigned char *)input;
     stream.avail_in = (uInt)length;
     stream.next_out = output;

@@ -167,6 +167,9 @@ public final class DaemonRuntime: Sendable {
                 self.logger.warning("access_log changes take effect on restart; the current destination is kept")
             }
             let previous = self.proxy.state()
+            if loaded.config.tracing.otlp != current.tracing.otlp {
+                self.logger.warning("tracing.otlp changes take effect on restart; span export keeps its settings")
+            }
             if self.discovery != nil && loaded.config.etcd != current.etcd {
                 self.logger.warning("discovery changes take effect on restart; the running etcd settings are kept")
             }

@@ -62,6 +62,8 @@ final class Exchange {
     /// Retries started, for the span's events (SPEC §13): when, and the failure that caused each.
     var retryEvents: [(timeUnixNs: UInt64, failure: String, attempt: Int)] = []
     var endpointName: String?
+    /// The last try's endpoint host and port (0 for unix sockets), for the span's `server.*` (SPEC §13).
+    var endpointAddress: (host: String, port: Int)?
 
     // === request progress (the protocol state is the connection's `ExchangeStateMachine`) ===
     var bodyBytes: Int64 = 0

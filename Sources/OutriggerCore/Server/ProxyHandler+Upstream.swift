@@ -33,6 +33,7 @@ extension ProxyHandler {
         exchange.retry = plan
         exchange.endpointIndex = index
         exchange.endpointName = endpoint.original
+        exchange.endpointAddress = (endpoint.host, endpoint.port)
         if exchange.firstTryAt == nil { exchange.firstTryAt = context.eventLoop.now }
         // per_try_timeout bounds the wait for a response to start: once bytes flow to the client, no retry is
         // possible and only the overall request_timeout applies (a long download is not cut at per_try_timeout).

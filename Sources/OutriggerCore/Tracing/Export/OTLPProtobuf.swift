@@ -1,10 +1,12 @@
-import OTLPProto
-import SwiftProtobuf
+// Internal imports: nothing of these modules is part of OutriggerCore's interface, so they are not loaded (and
+// their autolinked libraries not linked) into what imports OutriggerCore.
+internal import OTLPProto
+internal import SwiftProtobuf
 
 #if canImport(FoundationEssentials)
-    import FoundationEssentials
+    internal import FoundationEssentials
 #else
-    import Foundation
+    internal import Foundation
 #endif
 
 /// OTLP/protobuf (`http/protobuf`) of a batch of spans: an `ExportTraceServiceRequest` built with the types

@@ -10,9 +10,9 @@ enum SpanBuilder {
             ("url.path", .string(String(head.uri.prefix { $0 != "?" }))),
         ]
         // The server this span called: the endpoint of the last try, else the Host the client asked for.
-        if let endpoint = exchange.endpointName, let parsed = try? Endpoint.parse(endpoint).get(), parsed.port > 0 {
-            attributes.append(("server.address", .string(parsed.host)))
-            attributes.append(("server.port", .int(Int64(parsed.port))))
+        if let (host, port) = exchange.endpointAddress, port > 0 {
+            attributes.append(("server.address", .string(host)))
+            attributes.append(("server.port", .int(Int64(port))))
         } else if let host = head.headers.first(name: "host") {
             let name = host.split(separator: ":").first.map(String.init) ?? host
             attributes.append(("server.address", .string(name)))
