@@ -221,14 +221,7 @@ public final class EtcdDiscovery: Sendable {
         }
     }
 
-    private func sleep(ms: Int) {
-        var left = ms
-        while left > 0 && !self.stop.load(ordering: .relaxed) {
-            let slice = min(left, 50)
-            usleep(UInt32(slice * 1000))
-            left -= slice
-        }
-    }
+    private func sleep(ms: Int) { BackgroundThread.sleep(ms: ms, unless: self.stop) }
 }
 
 /// The cache file: the catalog's keys and values as etcd holds them, its revision and the services known.

@@ -155,12 +155,5 @@ public final class SpanExporter: Sendable {
         return out
     }
 
-    private func sleep(ms: Int) {
-        var left = ms
-        while left > 0 && !self.stop.load(ordering: .relaxed) {
-            let slice = min(left, 50)
-            usleep(UInt32(slice * 1000))
-            left -= slice
-        }
-    }
+    private func sleep(ms: Int) { BackgroundThread.sleep(ms: ms, unless: self.stop) }
 }
