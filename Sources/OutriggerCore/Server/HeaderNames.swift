@@ -27,6 +27,12 @@ enum HeaderNames {
         }
     }
 
+    /// Whether an upstream's trailer field goes on to the client: neither hop-by-hop nor a Content-Length. One rule
+    /// for the libcurl and the h2c paths.
+    static func isForwardableTrailer<C: Collection<UInt8>>(_ name: C) -> Bool {
+        !isHopByHop(name) && !equalsLowercase(name, "content-length")
+    }
+
     /// True when `name` is one of SPEC §4's hop-by-hop headers.
     static func isHopByHop(_ name: String) -> Bool {
         var name = name

@@ -131,9 +131,7 @@ extension Transfer {
         if HeaderNames.equalsLowercase(name, "grpc-status") {
             self.curlGRPCStatus = HeaderNames.decimal(line[(colon + 1)..<end], limit: 1 << 20)
         }
-        guard forward, !HeaderNames.isHopByHop(name), !HeaderNames.equalsLowercase(name, "content-length") else {
-            return
-        }
+        guard forward, HeaderNames.isForwardableTrailer(name) else { return }
         self.curlTrailers.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[0..<end]))
         self.curlTrailers.append(contentsOf: [13, 10])
     }

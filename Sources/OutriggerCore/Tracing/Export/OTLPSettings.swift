@@ -116,10 +116,6 @@ public struct OTLPSettings: Sendable, Equatable {
     }
 }
 
-extension String {
-    fileprivate var trimmingWhitespaceCopy: String { self.trimmingWhitespace }
-}
-
 extension Substring {
     fileprivate var trimmingWhitespace: String { String(self).trimmingWhitespace }
 }

@@ -83,9 +83,7 @@ extension H2CCall {
     func takeTrailers(_ headers: HPACKHeaders) {
         for (name, value, _) in headers where !name.hasPrefix(":") {
             if name == "grpc-status" { self.grpcStatus = HeaderNames.decimal(value.utf8, limit: 1 << 20) }
-            guard self.responseFraming == .chunked, !HeaderNames.isHopByHop(name), name != "content-length" else {
-                continue
-            }
+            guard self.responseFraming == .chunked, HeaderNames.isForwardableTrailer(name.utf8) else { continue }
             self.trailers.append(contentsOf: name.utf8)
             self.trailers.append(contentsOf: [58, 32])
             self.trailers.append(contentsOf: value.utf8)
