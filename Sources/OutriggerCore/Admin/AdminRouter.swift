@@ -64,6 +64,10 @@ struct AdminRouter: Sendable {
                     status: .ok, body: PrometheusRenderer.render(PrometheusRenderer.snapshot(self.runtime)),
                     contentType: "text/plain; version=0.0.4; charset=utf-8")
             }
+        case "history" where parts.count == 1:
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(HistoryView(self.runtime)))
+            }
         case "services" where parts.count == 1:
             return self.only(.GET, method) {
                 AdminResponse(status: .ok, body: AdminJSON.encode(ServicesView(self.runtime)))

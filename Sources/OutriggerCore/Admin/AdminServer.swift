@@ -30,6 +30,15 @@ public final class AdminServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(router: router))
                 }
             }
+        // The history's tick runs on the admin loop: it reads counters only, and ends with the loop.
+        group.next().scheduleRepeatedTask(
+            initialDelay: .seconds(0), delay: .seconds(Int64(HistoryRecorder.intervalSeconds))
+        ) { _ in
+            let now = Posix.wallClock()
+            runtime.history.tick(
+                services: runtime.proxy.state().services,
+                atMs: Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000)
+        }
         do {
             return AdminServer(group: group, channel: try await Listener.bind(bootstrap, to: address))
         } catch {

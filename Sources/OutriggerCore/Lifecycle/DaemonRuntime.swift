@@ -27,6 +27,8 @@ public final class DaemonRuntime: Sendable {
     /// Successful and refused reloads.
     public let reloads = ManagedAtomic<Int>(0)
     public let failedReloads = ManagedAtomic<Int>(0)
+    /// The last minutes of each service's traffic (SPEC §14), ticked by the admin server.
+    public let history = HistoryRecorder()
     let logger: Logger
     private let startedAt = NIODeadline.now()
     private let reloadLock = NIOLock()
