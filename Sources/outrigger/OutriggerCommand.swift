@@ -3,7 +3,7 @@ import Logging
 import OutriggerCore
 import ServiceLifecycle
 
-/// The `outrigger` command (SPEC §1): `run` (default), `check`, `version`.
+/// The `outrigger` command (SPEC §1, §14): `run` (default), `check`, `status`, `version`.
 @main
 enum Outrigger {
     static func main() async {
@@ -30,6 +30,8 @@ enum Outrigger {
                 print(error.description)
                 exit(1)
             }
+        case .status(let options):
+            exit(StatusCommand.run(options))
         case .run(let config, let format, let level):
             exit(await Self.run(configPath: config ?? ConfigLoader.defaultPath(), format: format, level: level))
         }

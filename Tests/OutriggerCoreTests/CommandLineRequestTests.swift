@@ -23,10 +23,21 @@ struct CommandLineRequestTests {
         #expect(try CommandLineRequest.parse(["check", "-h"]) == .help(CommandLineRequest.usage))
     }
 
+    @Test func status() throws {
+        #expect(try CommandLineRequest.parse(["status"]) == .status(StatusOptions()))
+        #expect(
+            try CommandLineRequest.parse([
+                "status", "--admin=unix:/run/a.sock", "--watch", "--token", "t", "--config", "c",
+            ])
+                == .status(StatusOptions(config: "c", admin: "unix:/run/a.sock", token: "t", watch: true)))
+    }
+
     @Test(arguments: [
-        (["serve"], "unknown command 'serve' (expected run, check or version)"),
+        (["serve"], "unknown command 'serve' (expected run, check, status or version)"),
         (["--port", "1"], "unknown option '--port' for 'run'"),
         (["check", "--log-level", "info"], "unknown option '--log-level' for 'check'"),
+        (["status", "--watch=yes"], "--watch takes no value"),
+        (["status", "--log-level", "info"], "unknown option '--log-level' for 'status'"),
         (["version", "extra"], "unexpected argument 'extra' for 'version'"),
         (["--config"], "--config needs a value"),
         (["--log-format", "xml"], "--log-format must be text or json, not 'xml'"),

@@ -104,7 +104,7 @@ final class EtcdClient {
         request.caFile = self.settings.tlsCAFile
         let response: BlockingCurl.Response
         do {
-            response = try request.post(onLine: onLine)
+            response = try request.perform(onLine: onLine)
         } catch {
             throw Failure(description: error.stopped ? "stopped" : "\(endpoint): \(error.description)")
         }

@@ -4,6 +4,9 @@ import CCurl
 /// One blocking HTTP POST through a libcurl easy handle, for the daemon's own background calls (etcd discovery,
 /// span export) made on threads of their own, never on an event loop or the curl workers.
 ///
+/// With a nil body the call is a GET (`outrigger status` reading the admin API); `unixSocket` connects to a unix
+/// socket instead of the URL's host.
+///
 /// `stop` aborts a call in progress within about a second (libcurl calls the progress function at least that
 /// often). With `onLine`, the answer streams to it line by line (false ends the call).
 struct BlockingCurl {
@@ -24,14 +27,15 @@ struct BlockingCurl {
     }
 
     var url: String
-    var body: [UInt8]
+    var body: [UInt8]?
+    var unixSocket: String?
     var headers: [String] = []
     var timeoutMs = 0
     var connectTimeoutMs = 1000
     var caFile: String?
     var stop: ManagedAtomic<Bool>
 
-    func post(onLine: ((String) -> Bool)? = nil) throws(Failure) -> Response {
+    func perform(onLine: ((String) -> Bool)? = nil) throws(Failure) -> Response {
         guard let handle = curl_easy_init() else { throw Failure(description: "curl_easy_init failed") }
         defer { curl_easy_cleanup(handle) }
         let sink = BlockingCurlSink(stop: self.stop, onLine: onLine)
@@ -41,13 +45,16 @@ struct BlockingCurl {
         for header in self.headers { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
         let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { errors in
-            self.body.withUnsafeBufferPointer { body in
+            (self.body ?? []).withUnsafeBufferPointer { body in
                 _ = ccurl_easy_setopt_string(handle, CURLOPT_URL, self.url)
                 _ = ccurl_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
                 _ = ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errors.baseAddress)
-                _ = ccurl_easy_setopt_long(handle, CURLOPT_POST, 1)
-                _ = ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
-                _ = ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress)
+                if self.body != nil {
+                    _ = ccurl_easy_setopt_long(handle, CURLOPT_POST, 1)
+                    _ = ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+                    _ = ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, body.baseAddress)
+                }
+                if let path = self.unixSocket { _ = ccurl_easy_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, path) }
                 _ = ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
                 _ = ccurl_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, self.connectTimeoutMs)
                 if self.timeoutMs > 0 { _ = ccurl_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, self.timeoutMs) }

@@ -79,6 +79,12 @@ public enum Posix {
         text.withUTF8 { _ = Self.writeAll(STDERR_FILENO, $0) }
     }
 
+    /// Writes a whole string to standard output, unbuffered (the status table, a frame at a time).
+    static func writeStandardOutput(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Self.writeAll(STDOUT_FILENO, $0) }
+    }
+
     /// Writes all of `bytes` unless the descriptor fails; returns how many bytes were written.
     static func writeAll(_ descriptor: Int32, _ bytes: UnsafeBufferPointer<UInt8>) -> Int {
         var offset = 0

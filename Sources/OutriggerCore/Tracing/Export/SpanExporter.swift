@@ -96,7 +96,7 @@ public final class SpanExporter: Sendable {
             self.requests.wrappingIncrement(ordering: .relaxed)
             let waitMs: Int
             do {
-                let response = try request.post()
+                let response = try request.perform()
                 switch response.status {
                 case 200..<300:
                     self.exported.wrappingIncrement(by: batch.count, ordering: .relaxed)
