@@ -37,6 +37,16 @@ struct AdminRouter: Sendable {
     func handle(method: HTTPMethod, uri: String, headers: HTTPHeaders, body: String = "") -> AdminResponse {
         let path = Self.path(of: uri)
         let parts = path.split(separator: "/").map(String.init)
+        // The live page holds no data (it reads the API with the token its user enters), so a browser gets it
+        // without one: a navigation cannot send a bearer header.
+        if parts.isEmpty, method == .GET || method == .HEAD, Self.wantsHTML(headers) {
+            return AdminResponse(
+                status: .ok, body: AdminPage.html, contentType: "text/html; charset=utf-8",
+                headers: [
+                    ("content-security-policy", AdminPage.contentSecurityPolicy), ("cache-control", "no-cache"),
+                    ("x-content-type-options", "nosniff"), ("vary", "accept"),
+                ])
+        }
         if !Self.isProbe(parts), let token = self.currentToken {
             let given = headers.first(name: "authorization") ?? ""
             guard Self.constantTimeEquals(given, "Bearer " + token) else {
@@ -46,6 +56,10 @@ struct AdminRouter: Sendable {
             }
         }
         switch parts.first {
+        case nil:
+            return self.only(.GET, method) {
+                AdminResponse(status: .ok, body: AdminJSON.encode(AdminIndex()), headers: [("vary", "accept")])
+            }
         case "healthz" where parts.count == 1:
             return self.only(.GET, method) { AdminResponse(status: .ok, body: "ok\n", contentType: "text/plain") }
         case "ready" where parts.count == 1:
@@ -85,6 +99,11 @@ struct AdminRouter: Sendable {
         default:
             return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint at \(path)"))
         }
+    }
+
+    /// A browser asks for HTML first; an API client (curl's `*/*`, `application/json`) gets the JSON index.
+    static func wantsHTML(_ headers: HTTPHeaders) -> Bool {
+        headers[canonicalForm: "accept"].contains { $0.lowercased().hasPrefix("text/html") }
     }
 
     func only(_ allowed: HTTPMethod, _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
