@@ -41,7 +41,7 @@ enum AdminPage {
   .state.open { background:var(--bad); } .state.half_open { background:var(--warn); }
   .forced { font-size:12px; color:var(--muted); }
   .why { color:var(--bad); font-size:12px; margin-top:4px; min-height:1em; }
-  .numbers { display:grid; grid-template-columns:repeat(5, 1fr); gap:6px; margin:10px 0 6px; }
+  .numbers { display:grid; grid-template-columns:repeat(5, 1fr); gap:12px; margin:10px 0 6px; }
   .numbers div { display:flex; flex-direction:column; }
   .numbers b { font-size:16px; font-variant-numeric:tabular-nums; white-space:nowrap; }
   .numbers span { font-size:11px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; }
@@ -123,11 +123,11 @@ function errorChart(requests, errors, slots) {
   const max = Math.max(1, ...requests), w = 300 / slots, offset = slots - requests.length;
   requests.forEach((r, i) => {
     const x = (offset + i) * w;
-    if (r > 0) svg.appendChild(svgEl("rect", { x, y: 52 - (r / max) * 48, width: Math.max(w, 1), height: (r / max) * 48, fill: "#b7c4dd" }));
+    if (r > 0) svg.appendChild(svgEl("rect", { x, y: 52 - (r / max) * 48, width: Math.max(w, 1), height: (r / max) * 48, fill: "#9fb1d3" }));
     const e = errors[i] || 0;
     if (e > 0) svg.appendChild(svgEl("rect", { x, y: 52 - (e / max) * 48, width: Math.max(w, 1), height: (e / max) * 48, fill: "#d0312d" }));
   });
-  return [svg, "requests (grey) and 5xx (red) per second · max " + max];
+  return [svg, "requests and 5xx (red) per s · max " + max];
 }
 
 function number(label, value, cls, key) {
