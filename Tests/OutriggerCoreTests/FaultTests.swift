@@ -96,6 +96,20 @@ struct FaultTests {
         #expect(errors.contains { $0.contains("abort.status must be between 200 and 599, not 99") })
         #expect(errors.contains { $0.contains("nope") })
         if case .success = AdminRouter.parseFaults("") { Issue.record("accepted an empty body") }
+        // JSON's types, as the OpenAPI document states them: no quoted numbers or booleans, durations as strings,
+        // an integral 503.0 is an integer, the body an object.
+        for body in [
+            #"{"abort": {"percent": "50", "status": 503}}"#, #"{"delay": {"percent": 5, "duration": 0}}"#,
+            #"{"allow_request_headers": "true"}"#, "null", "[1]",
+        ] {
+            if case .success = AdminRouter.parseFaults(body) { Issue.record("accepted \(body)") }
+        }
+        guard case .success(let integral) = AdminRouter.parseFaults(#"{"abort": {"percent": 5, "status": 503.0}}"#)
+        else {
+            Issue.record("refused an integral 503.0")
+            return
+        }
+        #expect(integral.policy.abort?.status == 503)
         if case .success = AdminRouter.parseFaults("{\"abort\": ") { Issue.record("accepted broken JSON") }
     }
 

@@ -4,9 +4,6 @@ struct AdminIndex: Encodable {
     var version = OutriggerVersion.current
     var page = "open / in a browser for the live page"
     var openapi = "/openapi.json"
-    var endpoints = [
-        "/healthz", "/ready", "/stats", "/metrics", "/history", "/services", "/breakers", "/breakers/{name}",
-        "/breakers/{name}/open", "/breakers/{name}/close", "/breakers/{name}/reset", "/faults", "/faults/{name}",
-        "/config", "/reload", "/openapi.json",
-    ]
+    /// The documented paths: the OpenAPI document is the one list.
+    var endpoints = AdminOpenAPI.paths
 }

@@ -17,10 +17,15 @@ extension AdminRouter {
                 return AdminResponse(status: .ok, body: AdminJSON.encode(["faults": views]))
             }
         }
-        guard rest.count == 1, let service = state.services[rest[0]] else {
-            return AdminResponse(
-                status: .notFound, body: AdminJSON.error("unknown_service", "no service named '\(rest[0])'"))
+        guard rest.count == 1 else {
+            return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint there"))
         }
+        guard [.GET, .HEAD, .PUT, .DELETE].contains(method) else {
+            return AdminResponse(
+                status: .methodNotAllowed, body: AdminJSON.error("method_not_allowed", "use GET, PUT or DELETE"),
+                headers: [("allow", "GET, PUT, DELETE")])
+        }
+        guard let service = state.services[rest[0]] else { return Self.unknownService(rest[0]) }
         let view = { AdminJSON.encode(FaultsView(service: service, overrides: overrides, nowMs: now)) }
         switch method {
         case .GET, .HEAD:
@@ -89,13 +94,19 @@ extension AdminRouter {
     /// and column in the body.
     static func parseFaults(_ body: String) -> Result<FaultsRequest, ConfigErrors> {
         var reader = YAMLReader(file: "body")
+        reader.jsonTypes = true
         if body.trimmingWhitespace.isEmpty {
             reader.fileError("expected a JSON object with delay, abort, reset, allow_request_headers or ttl")
             return .failure(ConfigErrors(reader.errors))
         }
         var request = FaultsRequest()
         if let root = reader.compose(body) {
-            Self.faultsBodyTable.read(root, at: "the body", prefix: "", into: &request, reader: &reader)
+            if root.mapping == nil {
+                reader.error(
+                    root, "the body must be a JSON object with delay, abort, reset, allow_request_headers or ttl")
+            } else {
+                Self.faultsBodyTable.read(root, at: "the body", prefix: "", into: &request, reader: &reader)
+            }
         }
         return reader.errors.isEmpty ? .success(request) : .failure(ConfigErrors(reader.errors))
     }

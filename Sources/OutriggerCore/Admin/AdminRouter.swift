@@ -82,6 +82,8 @@ struct AdminRouter: Sendable {
             return self.only(.GET, method) {
                 AdminResponse(status: .ok, body: AdminJSON.encode(HistoryView(self.runtime)))
             }
+        case "openapi.json" where parts.count == 1:
+            return self.only(.GET, method) { AdminResponse(status: .ok, body: AdminOpenAPI.json) }
         case "services" where parts.count == 1:
             return self.only(.GET, method) {
                 AdminResponse(status: .ok, body: AdminJSON.encode(ServicesView(self.runtime)))
@@ -139,19 +141,18 @@ struct AdminRouter: Sendable {
                 return AdminResponse(status: .ok, body: AdminJSON.encode(["breakers": views]))
             }
         }
-        guard let service = state.services[rest[0]] else {
-            return AdminResponse(
-                status: .notFound, body: AdminJSON.error("unknown_service", "no service named '\(rest[0])'"))
-        }
+        // The method is checked before the name: which methods a path takes does not depend on the registry.
         if rest.count == 1 {
             return self.only(.GET, method) {
-                AdminResponse(status: .ok, body: AdminJSON.encode(BreakerView(service, runtime: self.runtime)))
+                guard let service = state.services[rest[0]] else { return Self.unknownService(rest[0]) }
+                return AdminResponse(status: .ok, body: AdminJSON.encode(BreakerView(service, runtime: self.runtime)))
             }
         }
         guard rest.count == 2, ["open", "close", "reset"].contains(rest[1]) else {
             return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "use open, close or reset"))
         }
         return self.only(.POST, method) {
+            guard let service = state.services[rest[0]] else { return Self.unknownService(rest[0]) }
             switch rest[1] {
             case "open": service.forceBreaker(.open)
             case "close": service.forceBreaker(.closed)
@@ -159,6 +160,10 @@ struct AdminRouter: Sendable {
             }
             return AdminResponse(status: .ok, body: AdminJSON.encode(BreakerView(service, runtime: self.runtime)))
         }
+    }
+
+    static func unknownService(_ name: String) -> AdminResponse {
+        AdminResponse(status: .notFound, body: AdminJSON.error("unknown_service", "no service named '\(name)'"))
     }
 
     /// Compares without an early exit, so response time does not reveal how much of a token was right.

@@ -7,8 +7,18 @@ struct YAMLReader {
     let file: String
     /// Problems found so far, in the order they were met.
     private(set) var errors: [ConfigError] = []
+    /// Reading JSON (an admin API body): numbers and booleans must not be quoted, and an integer may be written
+    /// with a zero fraction (`503.0`), as JSON Schema counts it an integer.
+    var jsonTypes = false
 
     init(file: String) { self.file = file }
+
+    /// In `jsonTypes` mode, a quoted scalar where a number or boolean belongs is an error.
+    private mutating func refusesQuoted(_ node: YAMLNode, at path: String, _ kind: String) -> Bool {
+        guard self.jsonTypes, let scalar = node.scalar, scalar.style != .plain else { return false }
+        self.error(node, "\(path) must be \(kind), not the string \(JSON.quote(scalar.string))")
+        return true
+    }
 
     /// Parses the text into a node tree; a syntax error is recorded and nil returned.
     mutating func compose(_ text: String) -> YAMLNode? {
@@ -96,7 +106,14 @@ struct YAMLReader {
     }
 
     mutating func int(_ node: YAMLNode, at path: String, range: ClosedRange<Int>) -> Int? {
-        guard let scalar = node.scalar, let value = Int(scalar.string) else {
+        if self.refusesQuoted(node, at: path, "an integer") { return nil }
+        var integral = node.scalar.flatMap { Int($0.string) }
+        if self.jsonTypes, integral == nil, let scalar = node.scalar, let value = Double(scalar.string),
+            value.rounded() == value, abs(value) < 1e15
+        {
+            integral = Int(value)
+        }
+        guard let value = integral else {
             self.error(node, "\(path) must be an integer, not '\(node.scalar?.string ?? "a collection")'")
             return nil
         }
@@ -108,6 +125,7 @@ struct YAMLReader {
     }
 
     mutating func double(_ node: YAMLNode, at path: String, range: ClosedRange<Double>) -> Double? {
+        if self.refusesQuoted(node, at: path, "a number") { return nil }
         guard let scalar = node.scalar, let value = Double(scalar.string), value.isFinite else {
             self.error(node, "\(path) must be a number, not '\(node.scalar?.string ?? "a collection")'")
             return nil
@@ -120,6 +138,7 @@ struct YAMLReader {
     }
 
     mutating func bool(_ node: YAMLNode, at path: String) -> Bool? {
+        if self.refusesQuoted(node, at: path, "true or false") { return nil }
         switch node.scalar?.string {
         case "true", "True", "TRUE", "yes": return true
         case "false", "False", "FALSE", "no": return false
@@ -133,6 +152,10 @@ struct YAMLReader {
     mutating func duration(_ node: YAMLNode, at path: String) -> Int64? {
         guard let text = node.scalar?.string else {
             self.error(node, "\(path) must be a duration like 250ms, 2s, 1m or 1h")
+            return nil
+        }
+        if self.jsonTypes, node.scalar?.style == .plain {
+            self.error(node, "\(path) must be a string like \"250ms\", \"2s\", \"1m\" or \"1h\", not \(text)")
             return nil
         }
         guard let ms = ConfigDuration.milliseconds(from: text) else {
