@@ -2,7 +2,8 @@
 # Installs the system packages Outrigger builds against, when missing (Debian/Ubuntu).
 set -euo pipefail
 need=()
-for pkg in libcurl4-openssl-dev libssl-dev libyaml-dev curl python3 openssl nghttp2-client nghttp2-server etcd-server etcd-client; do
+for pkg in libcurl4-openssl-dev libssl-dev libyaml-dev curl python3 openssl nghttp2-client nghttp2-server etcd-server etcd-client \
+    chromium fonts-dejavu-core prometheus; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 SUDO=""
@@ -34,4 +35,10 @@ fi
 if ! python3 -c "import opentelemetry.proto" 2>/dev/null; then
     python3 -m pip install -q opentelemetry-proto 2>/dev/null \
         || python3 -m pip install -q --break-system-packages opentelemetry-proto
+fi
+# schemathesis and openapi-spec-validator: the admin API's contract (scripts/openapi.sh); Pillow reads the admin
+# page's screenshot (scripts/page-check.py).
+if ! python3 -c "import schemathesis, openapi_spec_validator, PIL" 2>/dev/null; then
+    python3 -m pip install -q schemathesis openapi-spec-validator pillow 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages schemathesis openapi-spec-validator pillow
 fi

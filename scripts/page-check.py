@@ -3,6 +3,7 @@ token, shows every service with the one in trouble first, numbers that change as
 that acts through the API, and a screenshot that is not blank.
 
 usage: page-check.py ADMIN_URL TOKEN SCREENSHOT.png TRAFFIC_URL
+       page-check.py --capture ADMIN_URL TOKEN SCREENSHOT.png   (only the screenshot, for the README)
 Chromium is started here (headless, its own profile) and stopped at the end.
 """
 import io, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
@@ -10,7 +11,11 @@ import io, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 from websockets.sync.client import connect
 from PIL import Image
 
-admin, token, shot, traffic = sys.argv[1:5]
+capture_only = sys.argv[1] == "--capture"
+if capture_only:
+    admin, token, shot = sys.argv[2:5]
+else:
+    admin, token, shot, traffic = sys.argv[1:5]
 
 
 def fail(message):
@@ -72,6 +77,16 @@ try:
     call("Page.navigate", url=admin + "/")
     poll("the page to load", lambda: js("location.href.startsWith(%s) && document.readyState === 'complete' && "
                                         "!!document.getElementById('banner')" % json.dumps(admin)))
+    if capture_only:
+        if token:
+            js("(() => { const i = document.getElementById('token'); i.value = %s; "
+               "i.dispatchEvent(new Event('change')); })()" % json.dumps(token))
+        poll("service cards", lambda: js("document.querySelectorAll('[data-service]').length"))
+        import base64
+        with open(shot, "wb") as out:
+            out.write(base64.b64decode(call("Page.captureScreenshot", format="png")["data"]))
+        print("page: screenshot written to " + shot)
+        sys.exit(0)
     # With admin.token set, the first refresh is refused and the page asks for the token.
     banner = poll("the token banner", lambda: js("document.getElementById('banner').offsetParent && "
                                                   "document.getElementById('banner').textContent"))

@@ -21,7 +21,9 @@ for check in "scripts/smoke.sh" "scripts/stream-rss.sh .build/debug/outrigger" \
     "scripts/tls.sh .build/debug/outrigger" "scripts/websocket.sh .build/debug/outrigger" \
     "scripts/http2.sh .build/debug/outrigger" "scripts/grpc.sh .build/debug/outrigger" \
     "scripts/faults.sh .build/debug/outrigger" "scripts/discovery.sh .build/debug/outrigger" \
-    "scripts/otlp.sh .build/debug/outrigger"; do
+    "scripts/otlp.sh .build/debug/outrigger" "scripts/status.sh .build/debug/outrigger" \
+    "scripts/page.sh .build/debug/outrigger" "scripts/openapi.sh .build/debug/outrigger" \
+    "scripts/monitoring.sh .build/debug/outrigger"; do
     # shellcheck disable=SC2086 # the check's arguments are split on purpose
     bash $check
     binary_checks=$((binary_checks + 1))

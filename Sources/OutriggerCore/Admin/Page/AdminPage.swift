@@ -127,7 +127,7 @@ function errorChart(requests, errors, slots) {
     const e = errors[i] || 0;
     if (e > 0) svg.appendChild(svgEl("rect", { x, y: 52 - (e / max) * 48, width: Math.max(w, 1), height: (e / max) * 48, fill: "#d0312d" }));
   });
-  return [svg, "requests and 5xx (red) per s · max " + max];
+  return [svg, "req/s, 5xx in red · max " + max];
 }
 
 function number(label, value, cls, key) {
