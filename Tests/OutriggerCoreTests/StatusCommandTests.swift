@@ -64,6 +64,17 @@ struct StatusCommandTests {
             StatusOptions(config: "/nonexistent/outrigger.yaml", admin: "127.0.0.1:1"),
             environment: ["OUTRIGGER_ADMIN_TOKEN": "from-env"])
         #expect(explicit.token == "from-env")
+        // No config file at the default path and none asked for: the built-in (and shipped) admin address.
+        let builtIn = try AdminTarget.resolve(
+            StatusOptions(), environment: ["OUTRIGGER_ADMIN_TOKEN": "t"], defaultPath: "/nonexistent/outrigger.yaml")
+        #expect(builtIn.baseURL == "http://127.0.0.1:9901")
+        #expect(builtIn.token == "t")
+        // A config named by OUTRIGGER_CONFIG must exist.
+        #expect(throws: StatusFailure.self) {
+            try AdminTarget.resolve(
+                StatusOptions(), environment: ["OUTRIGGER_CONFIG": "/nonexistent/o.yaml"],
+                defaultPath: "/nonexistent/outrigger.yaml")
+        }
     }
 
     @Test func numbersAreFormattedWithoutFoundation() {

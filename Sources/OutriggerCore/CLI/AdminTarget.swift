@@ -1,5 +1,8 @@
+import Glibc
+
 /// The admin API `outrigger status` reads (SPEC §14): `--admin` and `--token` when given, otherwise what the config
-/// file says, so `outrigger status` alone works on a host running the shipped config.
+/// file says, so `outrigger status` alone works on a host running the shipped config. Without any config file at
+/// the default path, the built-in admin address (127.0.0.1:9901, the shipped config's) is used.
 struct AdminTarget: Equatable, Sendable {
     /// The base URL requests go to (`http://localhost` for a unix socket).
     var baseURL: String
@@ -10,8 +13,12 @@ struct AdminTarget: Equatable, Sendable {
 
     /// Resolves the target: an explicit `--admin`, else the config's `admin.listen`; `--token`, else the config's
     /// token (`admin.token`, `token_file` or `OUTRIGGER_ADMIN_TOKEN`, as the daemon reads them).
-    static func resolve(_ options: StatusOptions, environment: [String: String]) throws(StatusFailure) -> AdminTarget {
-        let configPath = options.config ?? ConfigLoader.defaultPath(environment: environment)
+    static func resolve(
+        _ options: StatusOptions, environment: [String: String],
+        defaultPath: String = ConfigLoader.defaultPath(environment: [:])
+    ) throws(StatusFailure) -> AdminTarget {
+        let explicitPath = options.config ?? environment["OUTRIGGER_CONFIG"]
+        let configPath = explicitPath ?? defaultPath
         var target: AdminTarget
         var configToken: String?
         if let admin = options.admin {
@@ -19,6 +26,11 @@ struct AdminTarget: Equatable, Sendable {
             // The config's token still applies to an explicit address when the file can be read.
             configToken = (try? ConfigLoader.load(configPath: configPath, environment: environment))?.config.admin.token
             configToken = configToken ?? environment[ConfigLoader.adminTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
+        } else if explicitPath == nil, access(configPath, F_OK) != 0 {
+            // No config file anywhere it was looked for: a daemon started without one, or on another config (as
+            // scripts/run.sh's), listens on the built-in admin address, the shipped config's too.
+            target = Self.target(for: OutriggerConfig.Admin().listen)
+            configToken = environment[ConfigLoader.adminTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
         } else {
             let loaded: LoadedConfig
             do {
