@@ -25,9 +25,7 @@ discovery:
 tracing:
   otlp: { endpoint: "http://127.0.0.1:18688/v1/traces" }
 YAML
-"$BIN" run --config "$WORK/outrigger.yaml" >/dev/null 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:9981/ready && break; sleep 0.1; done
+start_daemon http://127.0.0.1:9981/ready
 curl -s -o /dev/null -H 'Host: orders' http://127.0.0.1:15181/
 curl -sf http://127.0.0.1:9981/metrics -o "$WORK/metrics" || fail "GET /metrics"
 

@@ -37,12 +37,7 @@ discovery:
 tracing:
   otlp: { endpoint: "http://127.0.0.1:18678/v1/traces" }
 YAML
-"$BIN" run --config "$WORK/outrigger.yaml" >/dev/null 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 100); do
-    curl -s -o /dev/null http://127.0.0.1:9971/ready && curl -s -o /dev/null http://127.0.0.1:18671/ && break
-    sleep 0.1
-done
+start_daemon http://127.0.0.1:9971/ready http://127.0.0.1:18671/
 # Some traffic first, so the shapes hold numbers, an open breaker with its failures, and history.
 for _ in $(seq 1 10); do curl -s -o /dev/null -H 'Host: orders' http://127.0.0.1:15171/; done
 for _ in 1 2 3; do curl -s -o /dev/null -H 'Host: payments' http://127.0.0.1:15171/; done

@@ -24,12 +24,7 @@ listen: 127.0.0.1:15151
 admin: { listen: 127.0.0.1:9951, token: sesame }
 registry: registry.yaml
 YAML
-"$BIN" run --config "$WORK/outrigger.yaml" >"$WORK/access.out" 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 100); do
-    curl -s -o /dev/null http://127.0.0.1:9951/ready && curl -s -o /dev/null http://127.0.0.1:18651/ && break
-    sleep 0.1
-done
+start_daemon http://127.0.0.1:9951/ready http://127.0.0.1:18651/
 
 # The page: HTML without a token, one document with nothing to fetch from elsewhere.
 code=$(curl -s -o "$WORK/page.html" -D "$WORK/head" -w '%{http_code}' -H 'Accept: text/html,*/*' http://127.0.0.1:9951/)

@@ -44,9 +44,7 @@ listen: 127.0.0.1:15191
 admin: { listen: 127.0.0.1:9991 }
 registry: registry.yaml
 YAML
-.build/release/outrigger run --config "$WORK/outrigger.yaml" >/dev/null 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null http://127.0.0.1:9991/ready && break; sleep 0.1; done
+start_daemon http://127.0.0.1:9991/ready http://127.0.0.1:18691/ http://127.0.0.1:18692/
 python3 - "${SCREENSHOT_SECONDS:-120}" <<'PY'
 import math, sys, threading, time, urllib.request, urllib.error
 end = time.monotonic() + float(sys.argv[1])

@@ -24,12 +24,7 @@ listen: 127.0.0.1:15141
 admin: { listen: 127.0.0.1:9941, token: sesame }
 registry: registry.yaml
 YAML
-"$BIN" run --config "$WORK/outrigger.yaml" >"$WORK/access.out" 2>"$WORK/proxy.log" &
-PROXY_PID=$!
-for _ in $(seq 1 100); do
-    curl -s -o /dev/null http://127.0.0.1:9941/ready && curl -s -o /dev/null http://127.0.0.1:18641/ && break
-    sleep 0.1
-done
+start_daemon http://127.0.0.1:9941/ready http://127.0.0.1:18641/
 status() { "$BIN" status "$@" >"$WORK/out" 2>"$WORK/err"; }
 row() { grep -E "^$1 " "$WORK/out" || true; }
 
