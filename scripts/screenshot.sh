@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/images/admin-page.png, the README's picture of the admin page: three services behind a release
-# build — orders healthy, inventory slow with some 5xx, payments down with its breaker open — under two minutes
+# build — orders healthy, inventory slow with 10 % 5xx, payments down with its breaker open — under two minutes
 # of uneven traffic, then the page captured in headless Chromium. SCREENSHOT_SECONDS shortens the traffic.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,12 +10,13 @@ cat >"$WORK/upstream.py" <<'PY'
 import http.server, random, sys, time
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def log_message(self, *args): pass
     def do_GET(self):
         slow = self.server.server_address[1] == 18692
         if slow:
             time.sleep(random.choice([0.02, 0.04, 0.08, 0.12, 0.3]))
-        status = 500 if slow and random.random() < 0.04 else 200
+        status = 500 if slow and random.random() < 0.1 else 200
         body = b"ok"
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
