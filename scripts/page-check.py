@@ -118,6 +118,18 @@ try:
     if not chart:
         fail("orders' request chart is empty")
 
+    # The page fetches the history whole once, then only newer ticks (?since=): what it has put together must be
+    # what the daemon holds, tick for tick, over at least three refreshes.
+    poll("three refreshes of history", lambda: js("kept && kept.times.length >= 4"))
+    times, counts = js("[kept.times, kept.columns.orders.requests]")
+    full = admin_get("/history")
+    orders = [s for s in full["services"] if s["name"] == "orders"][0]
+    server = dict(zip(full["times_ms"][-len(orders["requests"]):], orders["requests"]))
+    common = [(t, c) for t, c in zip(times, counts) if t in server]
+    if len(common) < 3 or any(server[t] != c for t, c in common):
+        fail("the page's history differs from the daemon's: page %r, daemon %r" % (list(zip(times, counts))[-8:],
+                                                                               sorted(server.items())[-8:]))
+
     # A breaker button: open orders from the page, see it in the API and on the page, then reset it.
     js("document.querySelector('[data-service=orders] [data-action=open]').click()")
     poll("orders forced open in the API", lambda: (lambda b: b["state"] == "open" and b["forced"])(

@@ -89,6 +89,22 @@ struct AdminOpenAPITests {
             }
         }
         await client.close()
+        // ?since= gives only the later ticks, each column cut to them; a bad value is a 400.
+        let whole = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await harness.call("GET", "/history").body))
+                as? [String: Any])
+        let times = try #require(whole["times_ms"] as? [Int64])
+        let since = times[times.count - 1]
+        let later = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await harness.call("GET", "/history?since=\(since)").body))
+                as? [String: Any])
+        let laterTimes = try #require(later["times_ms"] as? [Int64])
+        #expect(laterTimes.allSatisfy { $0 > since })
+        let laterService = try #require((later["services"] as? [[String: Any]])?.first)
+        #expect((laterService["requests"] as? [Int])?.count ?? -1 <= laterTimes.count)
+        let bad = try await harness.call("GET", "/history?since=yesterday")
+        #expect(bad.status == 400)
+        #expect(bad.bodyText.contains("\"bad_request\""))
         await harness.stop()
         await upstream.stop()
     }

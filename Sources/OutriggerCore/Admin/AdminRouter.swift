@@ -29,6 +29,16 @@ struct AdminRouter: Sendable {
         method == .POST && Self.path(of: uri).split(separator: "/") == ["reload"]
     }
 
+    /// A query parameter's raw value (the first, not percent-decoded: the admin API's values are numbers).
+    static func query(_ uri: String, _ name: String) -> String? {
+        guard let mark = uri.firstIndex(of: "?") else { return nil }
+        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.first == Substring(name) { return parts.count > 1 ? String(parts[1]) : "" }
+        }
+        return nil
+    }
+
     /// The request target without its query.
     static func path(of uri: String) -> String {
         uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? uri
@@ -80,7 +90,18 @@ struct AdminRouter: Sendable {
             }
         case "history" where parts.count == 1:
             return self.only(.GET, method) {
-                AdminResponse(status: .ok, body: AdminJSON.encode(HistoryView(self.runtime)))
+                var since: Int64?
+                if let text = Self.query(uri, "since") {
+                    guard let value = Int64(text), value >= 0 else {
+                        return AdminResponse(
+                            status: .badRequest,
+                            body: AdminJSON.error(
+                                "bad_request", "since must be a time in milliseconds since the epoch, not '\(text)'"))
+                    }
+                    since = value
+                }
+                return AdminResponse(
+                    status: .ok, body: AdminJSON.encode(HistoryView(self.runtime, sinceMs: since), compact: true))
             }
         case "openapi.json" where parts.count == 1:
             return self.only(.GET, method) { AdminResponse(status: .ok, body: AdminOpenAPI.json) }

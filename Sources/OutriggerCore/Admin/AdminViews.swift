@@ -295,8 +295,8 @@ struct ServicesView: Encodable {
 
 /// Shared JSON helpers for the admin API.
 enum AdminJSON {
-    static func encode<T: Encodable>(_ value: T) -> String {
-        guard let text = try? JSONWriter.encode(value) else { return "{}\n" }
+    static func encode<T: Encodable>(_ value: T, compact: Bool = false) -> String {
+        guard let text = try? JSONWriter.encode(value, compact: compact) else { return "{}\n" }
         return text + "\n"
     }
 

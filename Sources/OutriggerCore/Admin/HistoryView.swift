@@ -1,6 +1,6 @@
 /// `GET /history` (SPEC §14): each service's last minutes, one value per tick in columns (oldest first, each
 /// column ending at the latest tick), and its rates over the last few ticks, which `outrigger status` and the
-/// admin page show.
+/// admin page show. Written compact: its columns are most of the admin API's bytes.
 struct HistoryView: Encodable {
     struct Recent: Encodable {
         var seconds: Double
@@ -45,15 +45,17 @@ struct HistoryView: Encodable {
         case timesMs = "times_ms"
     }
 
-    init(_ runtime: DaemonRuntime) {
+    /// With `sinceMs`, only the ticks after it (a page that has the earlier ones asks for the rest).
+    init(_ runtime: DaemonRuntime, sinceMs: Int64? = nil) {
         let history = runtime.history.current
         let state = runtime.proxy.state()
         self.intervalSeconds = HistoryRecorder.intervalSeconds
         self.capacity = history.capacity
-        self.timesMs = history.tickTimesMs
+        let newer = sinceMs.map { since in history.tickTimesMs.count { $0 > since } } ?? history.tickTimesMs.count
+        self.timesMs = Array(history.tickTimesMs.suffix(newer))
         self.services = state.loaded.registry.order.compactMap { name in
             guard let service = state.services[name] else { return nil }
-            let samples = history.samples(of: name)
+            let samples = history.samples(of: name).suffix(newer)
             let recent = history.recent(of: name).map {
                 Recent(
                     seconds: $0.seconds, requestsPerSecond: ($0.requestsPerSecond * 100).rounded() / 100,

@@ -3,11 +3,15 @@
 ///
 /// Optionals left nil are omitted (synthesized `encodeIfPresent`), integral doubles print without a fraction.
 enum JSONWriter {
-    static func encode<T: Encodable>(_ value: T) throws -> String {
+    static func encode<T: Encodable>(_ value: T, compact: Bool = false) throws -> String {
         let root = JSONNode.Box()
         try value.encode(to: TreeEncoder(box: root, codingPath: []))
         var output = ""
-        root.value.write(to: &output, indent: 0)
+        if compact {
+            root.value.writeCompact(to: &output)
+        } else {
+            root.value.write(to: &output, indent: 0)
+        }
         return output
     }
 }
@@ -24,6 +28,28 @@ enum JSONNode {
     case string(String)
     case array([Box])
     case object([String: Box])
+
+    /// Without whitespace, keys sorted: for long columns of numbers (`/history`), a quarter of the pretty size.
+    func writeCompact(to output: inout String) {
+        switch self {
+        case .null, .bool, .number, .string: self.write(to: &output, indent: 0)
+        case .array(let items):
+            output += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { output += "," }
+                item.value.writeCompact(to: &output)
+            }
+            output += "]"
+        case .object(let members):
+            output += "{"
+            for (index, key) in members.keys.sorted().enumerated() {
+                if index > 0 { output += "," }
+                output += JSON.quote(key) + ":"
+                members[key]!.value.writeCompact(to: &output)
+            }
+            output += "}"
+        }
+    }
 
     func write(to output: inout String, indent: Int) {
         switch self {

@@ -105,12 +105,24 @@ paths:
       description: |
         Columns hold one value per tick, oldest first; every service's columns end at the latest tick of
         `times_ms` (a service added later has shorter ones). `recent` is absent until the service has two ticks.
+        With `since`, only the ticks after that time: a client that holds the earlier ones fetches the rest.
+      parameters:
+        - name: since
+          in: query
+          required: false
+          description: Only ticks after this wall-clock time, in milliseconds since the epoch.
+          schema: { type: integer, minimum: 0, maximum: 9223372036854775807 }
       responses:
         "200":
-          description: The history kept.
+          description: The history kept (after `since`).
           content:
             application/json:
               schema: { $ref: "#/components/schemas/History" }
+        "400":
+          description: "`since` is not a time in milliseconds."
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Error" }
         "401": { $ref: "#/components/responses/Unauthorized" }
   /services:
     get:

@@ -191,9 +191,35 @@ async function breaker(name, action, result) {
   refresh();
 }
 
+// The history is fetched whole once, then only the ticks after the last one held (?since=), and kept here.
+let kept = null;
+function padFront(values, n, fill) { return Array(Math.max(0, n - values.length)).fill(fill).concat(values.slice(-n)); }
+async function loadHistory() {
+  const last = kept && kept.times.length ? kept.times[kept.times.length - 1] : null;
+  const h = await api("/history" + (last != null ? "?since=" + last : ""));
+  const n = h.times_ms.length;
+  // A first fetch, a page left in the background past the ring, or a restarted daemon: start over from this answer.
+  const fresh = last == null || n >= h.capacity || (n > 0 && h.times_ms[0] - last > 5000 * h.interval_seconds);
+  if (fresh && last != null) { kept = null; return loadHistory(); }
+  const base = kept ? kept.times.length : 0;
+  const times = (kept ? kept.times : []).concat(h.times_ms);
+  const drop = Math.max(0, times.length - h.capacity);
+  const columns = {};
+  for (const s of h.services) {
+    const old = kept && kept.columns[s.name] || { requests: Array(base).fill(0), errors: Array(base).fill(0), p99_ms: Array(base).fill(null) };
+    columns[s.name] = {
+      requests: padFront(old.requests, base, 0).concat(padFront(s.requests, n, 0)).slice(drop),
+      errors: padFront(old.errors, base, 0).concat(padFront(s.errors, n, 0)).slice(drop),
+      p99_ms: padFront(old.p99_ms, base, null).concat(padFront(s.p99_ms, n, null)).slice(drop),
+    };
+  }
+  kept = { times: times.slice(drop), columns };
+  return { capacity: h.capacity, services: h.services.map((s) => Object.assign({}, s, columns[s.name])) };
+}
+
 async function refresh() {
   try {
-    const [history, services, breakers, stats] = await Promise.all([api("/history"), api("/services"), api("/breakers"), api("/stats")]);
+    const [history, services, breakers, stats] = await Promise.all([loadHistory(), api("/services"), api("/breakers"), api("/stats")]);
     const endpoints = {}, forced = {}, failures = {};
     for (const s of services.services) endpoints[s.name] = s;
     for (const b of breakers.breakers) { forced[b.service] = b.forced; failures[b.service] = b.last_failures && b.last_failures[0]; }
