@@ -109,3 +109,32 @@ struct AdminOpenAPITests {
         await upstream.stop()
     }
 }
+
+@Suite("Admin API and browsers: another site's page cannot change anything")
+struct AdminCrossOriginTests {
+    @Test func changesFromAnotherSitesPageAreRefused_theAdminPagesOwnAreNot() async throws {
+        let upstream = try await TestUpstream()
+        let harness = try await AdminHarness.start(services: [("svc", ["127.0.0.1:\(upstream.port)"])])
+        let host = "127.0.0.1:\(harness.adminPort)"
+        for headers in [
+            "Origin: http://evil.example\r\n", "Origin: null\r\n", "Sec-Fetch-Site: cross-site\r\n",
+            "Sec-Fetch-Site: same-site\r\nOrigin: http://127.0.0.1:\(harness.adminPort)\r\n",
+        ] {
+            let response = try await harness.call("POST", "/breakers/svc/open", headers: headers)
+            #expect(response.status == 403, "\(headers)")
+            #expect(response.bodyText.contains("\"cross_origin\""))
+        }
+        #expect(try AdminTests.json(try await harness.call("GET", "/breakers/svc"))["forced"] as? Bool == false)
+        // Reads stay open to any page's navigation; the admin page's own fetches and curl's calls act.
+        #expect(try await harness.call("GET", "/stats", headers: "Origin: http://evil.example\r\n").status == 200)
+        let own = try await harness.call(
+            "POST", "/breakers/svc/open", headers: "Origin: http://\(host)\r\nSec-Fetch-Site: same-origin\r\n")
+        #expect(own.status == 200)
+        // Without Sec-Fetch-Site (an older browser), an Origin naming this host (the harness sends Host: admin).
+        #expect(
+            try await harness.call("POST", "/breakers/svc/close", headers: "Origin: http://admin\r\n").status == 200)
+        #expect(try await harness.call("POST", "/breakers/svc/reset").status == 200)
+        await harness.stop()
+        await upstream.stop()
+    }
+}

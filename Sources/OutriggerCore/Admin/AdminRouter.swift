@@ -65,6 +65,7 @@ struct AdminRouter: Sendable {
                     headers: [("www-authenticate", "Bearer")])
             }
         }
+        if method != .GET, method != .HEAD, let refusal = Self.crossOriginRefusal(headers) { return refusal }
         switch parts.first {
         case nil:
             return self.only(.GET, method) {
@@ -122,6 +123,26 @@ struct AdminRouter: Sendable {
         default:
             return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint at \(path)"))
         }
+    }
+
+    /// A change asked for by another site's page in the operator's browser (a form or script posting to the
+    /// loopback admin port): refused with 403, as Go's `CrossOriginProtection` does. Browsers mark such requests
+    /// with `Sec-Fetch-Site` or an `Origin` that is not this host; the live page's own calls are same-origin, and
+    /// curl, scripts and `outrigger status` send neither header.
+    static func crossOriginRefusal(_ headers: HTTPHeaders) -> AdminResponse? {
+        let site = headers.first(name: "sec-fetch-site")?.lowercased()
+        var foreign = site == "cross-site" || site == "same-site"
+        if site == nil, let origin = headers.first(name: "origin") {
+            let host = headers.first(name: "host")?.lowercased() ?? ""
+            let authority = origin.lowercased().split(separator: "/", omittingEmptySubsequences: true).dropFirst()
+                .first
+            foreign = origin == "null" || authority.map { String($0) != host } ?? true
+        }
+        guard foreign else { return nil }
+        return AdminResponse(
+            status: .forbidden,
+            body: AdminJSON.error(
+                "cross_origin", "changes from another site's page are refused; use this admin port's own page or curl"))
     }
 
     /// A browser asks for HTML first; an API client (curl's `*/*`, `application/json`) gets the JSON index.

@@ -175,6 +175,7 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Breaker" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
         "404": { $ref: "#/components/responses/UnknownService" }
   /breakers/{name}/close:
     parameters:
@@ -186,6 +187,7 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Breaker" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
         "404": { $ref: "#/components/responses/UnknownService" }
   /breakers/{name}/reset:
     parameters:
@@ -197,6 +199,7 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Breaker" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
         "404": { $ref: "#/components/responses/UnknownService" }
   /faults:
     get:
@@ -249,6 +252,7 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/InvalidFaults" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
         "404": { $ref: "#/components/responses/UnknownService" }
         "413": { $ref: "#/components/responses/TooLarge" }
     delete:
@@ -258,6 +262,7 @@ paths:
       responses:
         "200": { $ref: "#/components/responses/Faults" }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
         "404": { $ref: "#/components/responses/UnknownService" }
   /config:
     get:
@@ -300,6 +305,7 @@ paths:
                   errors: { type: array, items: { type: string } }
                   message: { type: string }
         "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/CrossOrigin" }
   /openapi.json:
     get:
       tags: [observe]
@@ -339,6 +345,11 @@ components:
       content:
         application/json:
           schema: { $ref: "#/components/schemas/Error" }
+    CrossOrigin:
+      description: A change sent by another site's page in a browser (Sec-Fetch-Site cross-site or same-site, or an Origin that is not this host) is refused.
+      content:
+        application/json:
+          schema: { $ref: "#/components/schemas/Error" }
     UnknownService:
       description: No service has this name.
       content:
@@ -366,7 +377,7 @@ components:
       properties:
         error:
           type: string
-          description: "A stable code: unauthorized, not_found, method_not_allowed, unknown_service, bad_request, request_body_too_large."
+          description: "A stable code: unauthorized, cross_origin, not_found, method_not_allowed, unknown_service, bad_request, request_body_too_large."
         message: { type: string }
     Index:
       type: object
