@@ -40,5 +40,6 @@ fi
 # page's screenshot (scripts/page-check.py).
 if ! python3 -c "import schemathesis, openapi_spec_validator, PIL" 2>/dev/null; then
     python3 -m pip install -q schemathesis openapi-spec-validator pillow 2>/dev/null \
-        || python3 -m pip install -q --break-system-packages schemathesis openapi-spec-validator pillow
+        || python3 -m pip install -q --break-system-packages schemathesis openapi-spec-validator pillow 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages --ignore-installed schemathesis openapi-spec-validator pillow
 fi
