@@ -104,6 +104,9 @@ try:
         fail("trouble not first: %r" % cards)
     if "open" not in js("document.getElementById('summary').textContent"):
         fail("summary does not say a breaker is open")
+    notes = js("document.getElementById('notes').textContent")
+    if "etcd discovery never synced" not in notes or "127.0.0.1:18659" not in notes:
+        fail("no note about discovery: %r" % notes)
 
     # Numbers follow traffic: orders' requests per second become non-zero and the request total grows.
     before = js("document.getElementById('meta').textContent")

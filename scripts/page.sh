@@ -23,6 +23,9 @@ cat >"$WORK/outrigger.yaml" <<'YAML'
 listen: 127.0.0.1:15151
 admin: { listen: 127.0.0.1:9951, token: sesame }
 registry: registry.yaml
+# etcd that never answers: the page says discovery is not synced, and why.
+discovery:
+  etcd: { endpoints: ["http://127.0.0.1:18659"], prefix: /outrigger/services }
 YAML
 start_daemon http://127.0.0.1:9951/ready http://127.0.0.1:18651/
 

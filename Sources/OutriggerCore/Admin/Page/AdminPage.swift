@@ -32,6 +32,7 @@ enum AdminPage {
   header label { margin-left:auto; font-size:13px; color:#b8c0d0; }
   header input { margin-left:6px; padding:4px 6px; border-radius:4px; border:1px solid #475067; background:#2a3142; color:#fff; width:180px; }
   #banner { display:none; margin:12px 20px 0; padding:10px 14px; border-radius:6px; background:#fdecea; color:#8a1c19; border:1px solid #f3b8b5; }
+  #notes div { margin:10px 20px 0; padding:8px 14px; border-radius:6px; background:#fff4e0; color:#7a4a00; border:1px solid #f0cf99; font-size:13px; }
   main { display:grid; grid-template-columns:repeat(auto-fill, minmax(360px, 1fr)); gap:14px; padding:16px 20px; }
   .card { background:var(--card); border:1px solid var(--line); border-left:6px solid var(--ok); border-radius:8px; padding:12px 14px; }
   .card.warn { border-left-color:var(--warn); } .card.bad { border-left-color:var(--bad); background:#fff7f7; }
@@ -65,6 +66,7 @@ enum AdminPage {
   <label>admin token <input id="token" type="password" autocomplete="off" placeholder="when admin.token is set"></label>
 </header>
 <div id="banner" role="alert"></div>
+<div id="notes"></div>
 <main id="services"></main>
 <footer>Refreshes every 2 s from <code>/history</code>, <code>/services</code>, <code>/breakers</code> and <code>/stats</code>.
 Charts: the last five minutes, one point per second, newest on the right. The API is described at <code>/openapi.json</code>.</footer>
@@ -241,6 +243,13 @@ async function refresh() {
     document.title = (open ? "(" + open + " open) " : "") + "Outrigger";
     $("meta").textContent = location.host + " · up " + Math.round(stats.uptime_seconds) + " s · " + stats.requests + " requests · " +
       stats.connections.open + " connections · updated " + new Date().toLocaleTimeString();
+    // Discovery that is not synced affects every etcd service: one line above the cards.
+    const notes = [];
+    const d = services.discovery;
+    if (d && d.state !== "synced") notes.push("etcd discovery " + d.state.replace("_", " ") + " since " + d.since +
+      (d.last_error ? ": " + d.last_error : "") + (d.from_cache ? " (serving from the cache)" : ""));
+    if (stats.span_export && stats.span_export.dropped > 0) notes.push(stats.span_export.dropped + " spans dropped so far (collector " + stats.span_export.endpoint + ")");
+    $("notes").replaceChildren(...notes.map((text) => { const div = document.createElement("div"); div.textContent = text; return div; }));
     document.body.dataset.updated = String(Date.now());
     banner("");
   } catch (e) {
