@@ -172,7 +172,7 @@ paths:
       tags: [control]
       operationId: openBreaker
       summary: Forces the breaker open (shown as forced) until closed or reset.
-      responses:
+      responses: &breakerAction
         "200": { $ref: "#/components/responses/Breaker" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "403": { $ref: "#/components/responses/CrossOrigin" }
@@ -184,11 +184,7 @@ paths:
       tags: [control]
       operationId: closeBreaker
       summary: Forces the breaker closed (shown as forced) until opened or reset.
-      responses:
-        "200": { $ref: "#/components/responses/Breaker" }
-        "401": { $ref: "#/components/responses/Unauthorized" }
-        "403": { $ref: "#/components/responses/CrossOrigin" }
-        "404": { $ref: "#/components/responses/UnknownService" }
+      responses: *breakerAction
   /breakers/{name}/reset:
     parameters:
       - $ref: "#/components/parameters/Name"
@@ -196,11 +192,7 @@ paths:
       tags: [control]
       operationId: resetBreaker
       summary: Returns the breaker to automatic, closed, with fresh counts.
-      responses:
-        "200": { $ref: "#/components/responses/Breaker" }
-        "401": { $ref: "#/components/responses/Unauthorized" }
-        "403": { $ref: "#/components/responses/CrossOrigin" }
-        "404": { $ref: "#/components/responses/UnknownService" }
+      responses: *breakerAction
   /faults:
     get:
       tags: [observe]
