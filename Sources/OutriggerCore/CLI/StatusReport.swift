@@ -26,29 +26,29 @@ struct StatusReport: Equatable, Sendable {
         let historyRoot = try Self.document(history, "/history")
         let servicesRoot = try Self.document(services, "/services")
         var endpoints: [String: (inFlight: Int, total: Int, ejected: [String])] = [:]
-        for service in EtcdJSON.field(servicesRoot, "services")?.sequence ?? [] {
-            guard let name = EtcdJSON.field(service, "name")?.scalar?.string else { continue }
-            let list = EtcdJSON.field(service, "endpoints")?.sequence ?? []
-            let ejected = list.filter { EtcdJSON.field($0, "healthy")?.scalar?.string == "false" }.compactMap {
-                EtcdJSON.field($0, "address")?.scalar?.string
+        for service in servicesRoot.field("services")?.sequence ?? [] {
+            guard let name = service.field("name")?.scalar?.string else { continue }
+            let list = service.field("endpoints")?.sequence ?? []
+            let ejected = list.filter { $0.field("healthy")?.scalar?.string == "false" }.compactMap {
+                $0.field("address")?.scalar?.string
             }
-            let inFlight = EtcdJSON.field(service, "in_flight")?.scalar.flatMap { Int($0.string) } ?? 0
+            let inFlight = service.field("in_flight")?.scalar.flatMap { Int($0.string) } ?? 0
             endpoints[name] = (inFlight, list.count, ejected)
         }
-        guard let services = EtcdJSON.field(historyRoot, "services")?.sequence else {
+        guard let services = historyRoot.field("services")?.sequence else {
             throw StatusFailure("GET /history answered without a services list: is it an Outrigger admin port?")
         }
         var window = 0.0
         let rows = services.compactMap { service -> StatusRow? in
-            guard let name = EtcdJSON.field(service, "name")?.scalar?.string else { return nil }
-            let recent = EtcdJSON.field(service, "recent")
+            guard let name = service.field("name")?.scalar?.string else { return nil }
+            let recent = service.field("recent")
             func number(_ key: String) -> Double? {
-                EtcdJSON.field(recent, key)?.scalar.flatMap { Double($0.string) }
+                recent.field(key)?.scalar.flatMap { Double($0.string) }
             }
             window = max(window, number("seconds") ?? 0)
             let known = endpoints[name]
             return StatusRow(
-                name: name, breaker: EtcdJSON.field(service, "breaker")?.scalar?.string ?? "unknown",
+                name: name, breaker: service.field("breaker")?.scalar?.string ?? "unknown",
                 requestsPerSecond: number("requests_per_second"), errorShare: number("error_share"),
                 p99Ms: number("p99_ms"), inFlight: known?.inFlight ?? 0, endpoints: known?.total ?? 0,
                 ejected: known?.ejected ?? [])

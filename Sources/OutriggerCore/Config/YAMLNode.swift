@@ -44,6 +44,17 @@ enum YAMLNode: Sendable {
         if case .sequence(let items, _) = self { return items }
         return nil
     }
+
+    /// The value under `name` in a mapping (a JSON object read through the composer); nil for a missing key or
+    /// a node that is not a mapping.
+    func field(_ name: String) -> YAMLNode? {
+        self.mapping?.first { $0.key.scalar?.string == name }?.value
+    }
+}
+
+extension Optional where Wrapped == YAMLNode {
+    /// `field` through an absent node, so lookups chain: `root.field("header").field("revision")`.
+    func field(_ name: String) -> YAMLNode? { self?.field(name) }
 }
 
 /// Why a text is not one YAML document: the message and where libyaml (or the composer) found the problem.

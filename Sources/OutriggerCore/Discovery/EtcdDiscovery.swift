@@ -253,15 +253,15 @@ enum DiscoveryCache {
         guard let root, root.mapping != nil else {
             return .failure(DiscoveryProblem(key: "", message: "not a JSON object"))
         }
-        guard EtcdJSON.field(root, "prefix")?.scalar?.string == prefix else {
+        guard root.field("prefix")?.scalar?.string == prefix else {
             return .failure(DiscoveryProblem(key: "", message: "written for another prefix"))
         }
         var contents = Contents(revision: 0, entries: [:], known: [])
-        contents.revision = EtcdJSON.field(root, "revision")?.scalar.flatMap { Int64($0.string) } ?? 0
-        for item in EtcdJSON.field(root, "services")?.sequence ?? [] {
+        contents.revision = root.field("revision")?.scalar.flatMap { Int64($0.string) } ?? 0
+        for item in root.field("services")?.sequence ?? [] {
             if let name = item.scalar?.string { contents.known.insert(name) }
         }
-        for (key, value) in EtcdJSON.field(root, "entries")?.mapping ?? [] {
+        for (key, value) in root.field("entries")?.mapping ?? [] {
             guard let name = key.scalar?.string, let encoded = value.scalar?.string, let bytes = Base64.decode(encoded)
             else { return .failure(DiscoveryProblem(key: key.scalar?.string ?? "", message: "a bad entry")) }
             contents.entries[name] = bytes

@@ -35,9 +35,9 @@ enum EtcdJSON {
     static func range(_ text: String) throws(Problem) -> (revision: Int64, pairs: [KeyValue]) {
         let root = try Self.object(text)
         if let error = Self.gatewayError(root) { throw Problem(description: error) }
-        let revision = Self.int(Self.field(Self.field(root, "header"), "revision"))
+        let revision = Self.int(root.field("header").field("revision"))
         var pairs: [KeyValue] = []
-        for item in Self.field(root, "kvs")?.sequence ?? [] {
+        for item in root.field("kvs")?.sequence ?? [] {
             pairs.append(try Self.keyValue(item))
         }
         return (revision, pairs)
@@ -47,18 +47,18 @@ enum EtcdJSON {
     static func watch(_ text: String) throws(Problem) -> WatchMessage {
         let root = try Self.object(text)
         if let error = Self.gatewayError(root) { throw Problem(description: error) }
-        guard let result = Self.field(root, "result") else { throw Problem(description: "a watch line without result") }
-        let revision = Self.int(Self.field(Self.field(result, "header"), "revision"))
-        if Self.field(result, "canceled")?.scalar?.string == "true" {
-            let compact = Self.int(Self.field(result, "compact_revision"))
+        guard let result = root.field("result") else { throw Problem(description: "a watch line without result") }
+        let revision = Self.int(result.field("header").field("revision"))
+        if result.field("canceled")?.scalar?.string == "true" {
+            let compact = Self.int(result.field("compact_revision"))
             if compact > 0 { return .compacted(revision: compact) }
-            return .canceled(reason: Self.field(result, "cancel_reason")?.scalar?.string ?? "canceled by etcd")
+            return .canceled(reason: result.field("cancel_reason")?.scalar?.string ?? "canceled by etcd")
         }
-        if Self.field(result, "created")?.scalar?.string == "true" { return .created(revision: revision) }
+        if result.field("created")?.scalar?.string == "true" { return .created(revision: revision) }
         var events: [Event] = []
-        for item in Self.field(result, "events")?.sequence ?? [] {
-            guard let kv = Self.field(item, "kv") else { continue }
-            if Self.field(item, "type")?.scalar?.string == "DELETE" {
+        for item in result.field("events")?.sequence ?? [] {
+            guard let kv = item.field("kv") else { continue }
+            if item.field("type")?.scalar?.string == "DELETE" {
                 events.append(.delete(key: try Self.key(kv)))
             } else {
                 events.append(.put(try Self.keyValue(kv)))
@@ -71,7 +71,7 @@ enum EtcdJSON {
     static func token(_ text: String) throws(Problem) -> String {
         let root = try Self.object(text)
         if let error = Self.gatewayError(root) { throw Problem(description: error) }
-        guard let token = Self.field(root, "token")?.scalar?.string, !token.isEmpty else {
+        guard let token = root.field("token")?.scalar?.string, !token.isEmpty else {
             throw Problem(description: "no token in the authentication answer")
         }
         return token
@@ -79,9 +79,9 @@ enum EtcdJSON {
 
     /// The gateway's own error (`{"error": ..., "code": N, "message": ...}`), if the answer is one.
     static func gatewayError(_ root: YAMLNode) -> String? {
-        guard let message = Self.field(root, "message")?.scalar?.string ?? Self.field(root, "error")?.scalar?.string
+        guard let message = root.field("message")?.scalar?.string ?? root.field("error")?.scalar?.string
         else { return nil }
-        let code = Self.field(root, "code")?.scalar?.string
+        let code = root.field("code")?.scalar?.string
         return code.map { "etcd: \(message) (code \($0))" } ?? "etcd: \(message)"
     }
 
@@ -100,16 +100,12 @@ enum EtcdJSON {
         return node
     }
 
-    static func field(_ node: YAMLNode?, _ name: String) -> YAMLNode? {
-        node?.mapping?.first { $0.key.scalar?.string == name }?.value
-    }
-
     private static func int(_ node: YAMLNode?) -> Int64 {
         node?.scalar.flatMap { Int64($0.string) } ?? 0
     }
 
     private static func key(_ node: YAMLNode) throws(Problem) -> String {
-        guard let encoded = Self.field(node, "key")?.scalar?.string, let bytes = Base64.decode(encoded) else {
+        guard let encoded = node.field("key")?.scalar?.string, let bytes = Base64.decode(encoded) else {
             throw Problem(description: "a key that is not base64")
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -117,7 +113,7 @@ enum EtcdJSON {
 
     private static func keyValue(_ node: YAMLNode) throws(Problem) -> KeyValue {
         let key = try Self.key(node)
-        let encoded = Self.field(node, "value")?.scalar?.string ?? ""
+        let encoded = node.field("value")?.scalar?.string ?? ""
         guard let value = Base64.decode(encoded) else {
             throw Problem(description: "the value of \(key) is not base64")
         }

@@ -82,14 +82,14 @@ extension AdminOpenAPI {
     /// The documented paths, in the document's order: the JSON index lists them.
     static let paths: [String] = {
         guard let root = try? YAMLComposer.compose(Self.yaml) else { return [] }
-        return EtcdJSON.field(root, "paths")?.mapping?.compactMap { $0.key.scalar?.string } ?? []
+        return root.field("paths")?.mapping?.compactMap { $0.key.scalar?.string } ?? []
     }()
 
     /// The documented methods of each path, upper-cased.
     static let operations: [(path: String, methods: [String])] = {
         guard let root = try? YAMLComposer.compose(Self.yaml) else { return [] }
         let verbs: Set = ["get", "put", "post", "delete", "patch", "head", "options"]
-        return EtcdJSON.field(root, "paths")?.mapping?.compactMap { pair in
+        return root.field("paths")?.mapping?.compactMap { pair in
             guard let path = pair.key.scalar?.string else { return nil }
             let methods = pair.value.mapping?.compactMap { $0.key.scalar?.string }.filter(verbs.contains) ?? []
             return (path, methods.map { $0.uppercased() })
