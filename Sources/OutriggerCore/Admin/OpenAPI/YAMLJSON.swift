@@ -10,7 +10,11 @@ enum YAMLJSON {
     private static func write(_ node: YAMLNode, to output: inout String) {
         switch node {
         case .scalar(let scalar):
-            output += scalar.style == .plain ? Self.plain(scalar.string) : JSON.quote(scalar.string)
+            if YAMLReader.isNull(node) {
+                output += "null"
+            } else {
+                output += scalar.style == .plain ? Self.plain(scalar.string) : JSON.quote(scalar.string)
+            }
         case .sequence(let items, _):
             output += "["
             for (index, item) in items.enumerated() {
@@ -29,10 +33,10 @@ enum YAMLJSON {
         }
     }
 
-    /// A plain scalar as JSON: the core schema's null, booleans and numbers, else a string.
+    /// A plain scalar other than null (`YAMLReader.isNull` says which are) as JSON: the core schema's booleans and
+    /// numbers, else a string.
     static func plain(_ text: String) -> String {
         switch text {
-        case "", "~", "null", "Null", "NULL": return "null"
         case "true", "True", "TRUE": return "true"
         case "false", "False", "FALSE": return "false"
         default: break
@@ -72,27 +76,26 @@ enum YAMLJSON {
 
 extension AdminOpenAPI {
     /// The document as served at `GET /openapi.json`, converted once.
+    /// The document composed once; nil only if the text above stopped parsing (`AdminOpenAPITests` would fail).
+    private static let document: YAMLNode? = try? YAMLComposer.compose(Self.yaml)
+
     static let json: String = {
-        guard let root = try? YAMLComposer.compose(Self.yaml) else {
+        guard let root = Self.document else {
             return "{\"error\":\"internal\",\"message\":\"the OpenAPI document does not parse\"}"
         }
         return YAMLJSON.json(root) + "\n"
     }()
 
-    /// The documented paths, in the document's order: the JSON index lists them.
-    static let paths: [String] = {
-        guard let root = try? YAMLComposer.compose(Self.yaml) else { return [] }
-        return root.field("paths")?.mapping?.compactMap { $0.key.scalar?.string } ?? []
-    }()
-
-    /// The documented methods of each path, upper-cased.
+    /// The documented methods of each path, upper-cased, in the document's order.
     static let operations: [(path: String, methods: [String])] = {
-        guard let root = try? YAMLComposer.compose(Self.yaml) else { return [] }
         let verbs: Set = ["get", "put", "post", "delete", "patch", "head", "options"]
-        return root.field("paths")?.mapping?.compactMap { pair in
+        return Self.document.field("paths")?.mapping?.compactMap { pair in
             guard let path = pair.key.scalar?.string else { return nil }
             let methods = pair.value.mapping?.compactMap { $0.key.scalar?.string }.filter(verbs.contains) ?? []
             return (path, methods.map { $0.uppercased() })
         } ?? []
     }()
+
+    /// The documented paths: the JSON index lists them.
+    static var paths: [String] { Self.operations.map(\.path) }
 }
