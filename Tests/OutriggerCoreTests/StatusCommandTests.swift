@@ -64,6 +64,15 @@ struct StatusCommandTests {
             StatusOptions(config: "/nonexistent/outrigger.yaml", admin: "127.0.0.1:1"),
             environment: ["OUTRIGGER_ADMIN_TOKEN": "from-env"])
         #expect(explicit.token == "from-env")
+        // The variable is read as the daemon reads it: trimmed, and blank is none.
+        let trimmed = try AdminTarget.resolve(
+            StatusOptions(config: "/nonexistent/outrigger.yaml", admin: "127.0.0.1:1"),
+            environment: ["OUTRIGGER_ADMIN_TOKEN": " from-env\n"])
+        #expect(trimmed.token == "from-env")
+        let blank = try AdminTarget.resolve(
+            StatusOptions(config: "/nonexistent/outrigger.yaml", admin: "127.0.0.1:1"),
+            environment: ["OUTRIGGER_ADMIN_TOKEN": "  "])
+        #expect(blank.token == nil)
         // No config file at the default path and none asked for: the built-in (and shipped) admin address.
         let builtIn = try AdminTarget.resolve(
             StatusOptions(), environment: ["OUTRIGGER_ADMIN_TOKEN": "t"], defaultPath: "/nonexistent/outrigger.yaml")

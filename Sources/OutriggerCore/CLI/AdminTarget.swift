@@ -25,12 +25,12 @@ struct AdminTarget: Equatable, Sendable {
             target = try Self.parse(admin)
             // The config's token still applies to an explicit address when the file can be read.
             configToken = (try? ConfigLoader.load(configPath: configPath, environment: environment))?.config.admin.token
-            configToken = configToken ?? environment[ConfigLoader.adminTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
+            configToken = configToken ?? ConfigLoader.environmentToken(environment)
         } else if explicitPath == nil, access(configPath, F_OK) != 0 {
             // No config file anywhere it was looked for: a daemon started without one, or on another config (as
             // scripts/run.sh's), listens on the built-in admin address, the shipped config's too.
             target = Self.target(for: OutriggerConfig.Admin().listen)
-            configToken = environment[ConfigLoader.adminTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
+            configToken = ConfigLoader.environmentToken(environment)
         } else {
             let loaded: LoadedConfig
             do {

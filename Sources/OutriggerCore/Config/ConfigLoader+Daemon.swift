@@ -21,10 +21,7 @@ extension ConfigLoader {
             Self.configTable(folder: folder).read(root, at: "the config", prefix: "", into: &result, reader: &reader)
                 != nil
         else { return result }
-        if result.config.admin.token == nil,
-            let token = environmentToken?.trimmingWhitespace,
-            !token.isEmpty
-        {
+        if result.config.admin.token == nil, let token = environmentToken {
             result.config.admin.token = token
             result.config.admin.tokenSource = .environment
         }

@@ -13,6 +13,13 @@ public enum ConfigLoader {
     /// The environment variable that may carry the admin token (SPEC §16).
     public static let adminTokenVariable = "OUTRIGGER_ADMIN_TOKEN"
 
+    /// The admin token `OUTRIGGER_ADMIN_TOKEN` gives, trimmed; nil when unset or blank. The daemon and
+    /// `outrigger status` read it alike.
+    static func environmentToken(_ environment: [String: String]) -> String? {
+        guard let token = environment[Self.adminTokenVariable]?.trimmingWhitespace, !token.isEmpty else { return nil }
+        return token
+    }
+
     /// Reads both files; throws `ConfigErrors` listing every problem found in either. `environment` supplies
     /// `OUTRIGGER_ADMIN_TOKEN` when the config names no token.
     public static func load(
@@ -30,7 +37,7 @@ public enum ConfigLoader {
         var reader = YAMLReader(file: configPath)
         let folder = Self.folder(of: configPath)
         let parsed = Self.parseConfig(
-            text: configText, reader: &reader, folder: folder, environmentToken: environment[Self.adminTokenVariable])
+            text: configText, reader: &reader, folder: folder, environmentToken: Self.environmentToken(environment))
         var config = parsed.config
         config.path = Self.absolute(configPath)
         var errors = reader.errors
