@@ -20,48 +20,42 @@ extension AdminRouter {
         guard rest.count == 1 else {
             return AdminResponse(status: .notFound, body: AdminJSON.error("not_found", "no admin endpoint there"))
         }
-        guard [.GET, .HEAD, .PUT, .DELETE].contains(method) else {
-            return AdminResponse(
-                status: .methodNotAllowed, body: AdminJSON.error("method_not_allowed", "use GET, PUT or DELETE"),
-                headers: [("allow", "GET, PUT, DELETE")])
-        }
-        guard let service = state.services[rest[0]] else { return Self.unknownService(rest[0]) }
-        let view = { AdminJSON.encode(FaultsView(service: service, overrides: overrides, nowMs: now)) }
-        switch method {
-        case .GET, .HEAD:
-            return AdminResponse(status: .ok, body: view())
-        case .PUT:
-            switch Self.parseFaults(body) {
-            case .failure(let problems):
-                let list = problems.errors.map { JSON.quote($0.description) }.joined(separator: ",")
-                return AdminResponse(
-                    status: .badRequest,
-                    body:
-                        "{\"error\":\"bad_request\",\"message\":\"the faults were not changed\",\"errors\":[\(list)]}\n"
-                )
-            case .success(let request):
-                let (policy, ttlMs) = (request.policy, request.ttlMs)
-                overrides.set(policy, for: service.name, ttlMs: ttlMs, nowMs: now)
-                self.runtime.logger.info(
-                    "faults set",
-                    metadata: [
-                        "source": "admin", "service": "\(service.name)", "fault": "\(Self.describe(policy))",
-                        "ttl": "\(ttlMs.map { "\($0)ms" } ?? "none")",
-                    ])
-                return AdminResponse(
-                    status: .ok, body: AdminJSON.encode(FaultsView(service: service, overrides: overrides, nowMs: now)))
+        // The methods are checked before the name: they do not depend on the registry.
+        return self.only([.GET, .PUT, .DELETE], method) {
+            guard let service = state.services[rest[0]] else { return Self.unknownService(rest[0]) }
+            let view = { AdminJSON.encode(FaultsView(service: service, overrides: overrides, nowMs: now)) }
+            switch method {
+            case .PUT:
+                switch Self.parseFaults(body) {
+                case .failure(let problems):
+                    let list = problems.errors.map { JSON.quote($0.description) }.joined(separator: ",")
+                    return AdminResponse(
+                        status: .badRequest,
+                        body:
+                            "{\"error\":\"bad_request\",\"message\":\"the faults were not changed\",\"errors\":[\(list)]}\n"
+                    )
+                case .success(let request):
+                    let (policy, ttlMs) = (request.policy, request.ttlMs)
+                    overrides.set(policy, for: service.name, ttlMs: ttlMs, nowMs: now)
+                    self.runtime.logger.info(
+                        "faults set",
+                        metadata: [
+                            "source": "admin", "service": "\(service.name)", "fault": "\(Self.describe(policy))",
+                            "ttl": "\(ttlMs.map { "\($0)ms" } ?? "none")",
+                        ])
+                    return AdminResponse(status: .ok, body: view())
+                }
+            case .DELETE:
+                let removed = overrides.remove(service.name)
+                if removed {
+                    self.runtime.logger.info(
+                        "faults ended",
+                        metadata: ["source": "admin", "service": "\(service.name)", "reason": "deleted"])
+                }
+                return AdminResponse(status: .ok, body: view())
+            default:  // GET or HEAD
+                return AdminResponse(status: .ok, body: view())
             }
-        case .DELETE:
-            let removed = overrides.remove(service.name)
-            if removed {
-                self.runtime.logger.info(
-                    "faults ended", metadata: ["source": "admin", "service": "\(service.name)", "reason": "deleted"])
-            }
-            return AdminResponse(status: .ok, body: view())
-        default:
-            return AdminResponse(
-                status: .methodNotAllowed, body: AdminJSON.error("method_not_allowed", "use GET, PUT or DELETE"),
-                headers: [("allow", "GET, PUT, DELETE")])
         }
     }
 

@@ -151,11 +151,17 @@ struct AdminRouter: Sendable {
     }
 
     func only(_ allowed: HTTPMethod, _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
-        guard method == allowed || (allowed == .GET && method == .HEAD) else {
+        self.only([allowed], method, body)
+    }
+
+    /// Answers with `body` for an allowed method (HEAD where GET is), else 405 with `Allow`.
+    func only(_ allowed: [HTTPMethod], _ method: HTTPMethod, _ body: () -> AdminResponse) -> AdminResponse {
+        guard allowed.contains(method) || (allowed.contains(.GET) && method == .HEAD) else {
+            let names = allowed.map(\.rawValue)
+            let spoken = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names[0]
             return AdminResponse(
-                status: .methodNotAllowed,
-                body: AdminJSON.error("method_not_allowed", "use \(allowed.rawValue)"),
-                headers: [("allow", allowed.rawValue)])
+                status: .methodNotAllowed, body: AdminJSON.error("method_not_allowed", "use \(spoken)"),
+                headers: [("allow", names.joined(separator: ", "))])
         }
         return body()
     }
