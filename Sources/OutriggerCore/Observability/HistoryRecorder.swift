@@ -10,6 +10,8 @@ public final class HistoryRecorder: Sendable {
 
     /// Reads every running service's counters and records one tick at `wallMs`.
     func tick(services: [String: ServiceRuntime], atMs wallMs: Int64) {
+        // Only the three counters the history keeps, not a whole ServiceSnapshot: that reads the breaker through
+        // `breakerNow`, which advances it and logs transitions; a tick every second must not change when they happen.
         let totals = services.mapValues { service in
             let counters = service.counters
             return TrafficHistory.Totals(

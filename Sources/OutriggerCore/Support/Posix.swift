@@ -74,15 +74,14 @@ public enum Posix {
     }
 
     /// Writes a whole string to standard error (diagnostics before logging is set up).
-    public static func writeStandardError(_ text: String) {
-        var text = text
-        text.withUTF8 { _ = Self.writeAll(STDERR_FILENO, $0) }
-    }
+    public static func writeStandardError(_ text: String) { Self.writeAll(STDERR_FILENO, text) }
 
     /// Writes a whole string to standard output, unbuffered (the status table, a frame at a time).
-    static func writeStandardOutput(_ text: String) {
+    static func writeStandardOutput(_ text: String) { Self.writeAll(STDOUT_FILENO, text) }
+
+    private static func writeAll(_ descriptor: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { _ = Self.writeAll(STDOUT_FILENO, $0) }
+        text.withUTF8 { _ = Self.writeAll(descriptor, $0) }
     }
 
     /// Writes all of `bytes` unless the descriptor fails; returns how many bytes were written.
