@@ -6,7 +6,7 @@ usage: page-check.py ADMIN_URL TOKEN SCREENSHOT.png TRAFFIC_URL
        page-check.py --capture ADMIN_URL TOKEN SCREENSHOT.png   (only the screenshot, for the README)
 Chromium is started here (headless, its own profile) and stopped at the end.
 """
-import io, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import base64, io, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 from websockets.sync.client import connect
 from PIL import Image
@@ -77,14 +77,20 @@ try:
     call("Page.navigate", url=admin + "/")
     poll("the page to load", lambda: js("location.href.startsWith(%s) && document.readyState === 'complete' && "
                                         "!!document.getElementById('banner')" % json.dumps(admin)))
+    def enter_token():
+        """Types the token into the page's field, as a user would, and lets the page refresh with it."""
+        js("(() => { const i = document.getElementById('token'); i.value = %s; "
+           "i.dispatchEvent(new Event('change')); })()" % json.dumps(token))
+
+    def screenshot():
+        return base64.b64decode(call("Page.captureScreenshot", format="png")["data"])
+
     if capture_only:
         if token:
-            js("(() => { const i = document.getElementById('token'); i.value = %s; "
-               "i.dispatchEvent(new Event('change')); })()" % json.dumps(token))
+            enter_token()
         poll("service cards", lambda: js("document.querySelectorAll('[data-service]').length"))
-        import base64
         with open(shot, "wb") as out:
-            out.write(base64.b64decode(call("Page.captureScreenshot", format="png")["data"]))
+            out.write(screenshot())
         print("page: screenshot written to " + shot)
         sys.exit(0)
     # With admin.token set, the first refresh is refused and the page asks for the token.
@@ -92,8 +98,7 @@ try:
                                                   "document.getElementById('banner').textContent"))
     if "needs a token" not in banner:
         fail("banner says %r" % banner)
-    js("(() => { const i = document.getElementById('token'); i.value = %s; "
-       "i.dispatchEvent(new Event('change')); })()" % json.dumps(token))
+    enter_token()
     cards = poll("service cards", lambda: js("[...document.querySelectorAll('[data-service]')]"
                                             ".map(c => [c.dataset.service, c.dataset.state, c.className])"))
     names = [c[0] for c in cards]
@@ -138,14 +143,12 @@ try:
     poll("orders forced open in the API", lambda: (lambda b: b["state"] == "open" and b["forced"])(
         admin_get("/breakers/orders")))
     poll("orders shown open", lambda: js("document.querySelector('[data-service=orders]').dataset.state") == "open")
-    png = call("Page.captureScreenshot", format="png")["data"]
+    data = screenshot()
     js("document.querySelector('[data-service=orders] [data-action=reset]').click()")
     poll("orders reset in the API", lambda: (lambda b: b["state"] == "closed" and not b["forced"])(
         admin_get("/breakers/orders")))
 
     # The screenshot (both breakers open) is not blank: many colours, and the red of an open breaker.
-    import base64
-    data = base64.b64decode(png)
     with open(shot, "wb") as out:
         out.write(data)
     image = Image.open(io.BytesIO(data)).convert("RGB")
