@@ -21,24 +21,16 @@ enum StatusTable {
         }
         var widths = header.map(\.count)
         for line in cells { for (index, cell) in line.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        let rightAligned: Set = [2, 3, 4, 5]  // the numbers
         func line(_ cells: [String], colors: [String?]) -> String {
-            var out = ""
-            for (index, cell) in cells.enumerated() {
-                let padded =
-                    index == cells.count - 1
-                    ? cell
-                    : (index >= 2 && index <= 5
-                        ? String(repeating: " ", count: widths[index] - cell.count) + cell
-                        : cell + String(repeating: " ", count: widths[index] - cell.count))
-                if color, let code = colors[index] {
-                    out += "\u{1B}[\(code)m" + padded + "\u{1B}[0m"
-                } else {
-                    out += padded
-                }
-                if index < cells.count - 1 { out += "  " }
+            let parts = cells.enumerated().map { index, cell in
+                let gap = String(repeating: " ", count: widths[index] - cell.count)
+                // The last column is left unpadded, so no line ends in spaces.
+                let padded = index == cells.count - 1 ? cell : rightAligned.contains(index) ? gap + cell : cell + gap
+                guard color, let code = colors[index] else { return padded }
+                return "\u{1B}[\(code)m" + padded + "\u{1B}[0m"
             }
-            while out.hasSuffix(" ") { out.removeLast() }
-            return out + "\n"
+            return parts.joined(separator: "  ") + "\n"
         }
         let window =
             report.windowSeconds > 0 ? "rates over the last \(Self.fixed(report.windowSeconds, 0)) s" : "no rates yet"
